@@ -44,7 +44,7 @@ def resolve(name: str) -> str:
                 "`python scripts/pretrain_jam_tiny.py`."
             )
         return str(path)
-    if Path(name).is_dir():
+    if name and Path(name).is_dir() and (Path(name) / "config.json").exists():
         return str(Path(name).resolve())
     if is_hub_id(name):
         return name

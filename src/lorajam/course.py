@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from pathlib import Path
 
 import nbformat
@@ -21,6 +20,8 @@ _INSTALL_RE = re.compile(r"lorajam @ git\+[^\"'\s]+")
 
 def settings(root: Path = REPO_ROOT) -> dict[str, str]:
     """`[tool.lorajam]` of the repository's pyproject: `repo_url` and `branch`."""
+    import tomllib  # Python 3.11+; only instructors and developers call this
+
     data = tomllib.loads((root / "pyproject.toml").read_text())
     conf = data.get("tool", {}).get("lorajam", {})
     return {"repo_url": conf["repo_url"].rstrip("/"), "branch": conf.get("branch", "main")}

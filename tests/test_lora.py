@@ -222,7 +222,8 @@ def test_print_trainable_parameters_uses_peft_format(capsys):
     model = inject_lora(tiny_llama(), ["q_proj"], r=2)
     trainable, total = print_trainable_parameters(model)
     line = capsys.readouterr().out.strip()
-    assert line == f"trainable params: {trainable:,d} || all params: {total:,d} || trainable%: {100 * trainable / total:.4f}"
+    share = 100 * trainable / total
+    assert line == f"trainable params: {trainable:,d} || all params: {total:,d} || trainable%: {share:.4f}"
 
 
 # ---------------------------------------------------------------- injection

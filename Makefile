@@ -4,6 +4,8 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.lorajam-installed
 PORT    ?= 8888
 LAB_ARGS ?=
+# Jupyter refuses to run as root (containers, CI) unless told it is deliberate.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: install lab test lint release bench badges clean
 
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=. --port=$(PORT) $(LAB_ARGS) notebooks/00_welcome.ipynb
+	$(VENV)/bin/jupyter lab --notebook-dir=. --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS) notebooks/00_welcome.ipynb
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -14,8 +14,8 @@ import nbformat
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COURSE_DIRS = ("notebooks", "solutions", "labs", "quizzes")
-_BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s\"']+")
-_INSTALL_RE = re.compile(r"lorajam @ git\+[^\"'\s]+")
+_BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s\\\"']+")
+_INSTALL_RE = re.compile(r"lorajam @ git\+[^\s\\\"']+")  # stops at a quote or a JSON escape
 
 
 def settings(root: Path = REPO_ROOT) -> dict[str, str]:
@@ -179,5 +179,6 @@ def execute_notebook(
     try:
         client.execute()
     except CellExecutionError as err:
-        raise NotebookRunError(f"{path.name} failed:\n{err}") from None
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # tracebacks come coloured
+        raise NotebookRunError(f"{path.name} failed:\n{plain}") from None
     return nb, time.perf_counter() - start

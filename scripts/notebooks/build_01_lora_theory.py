@@ -49,84 +49,65 @@ its gradient and two Adam moments. With the usual mixed precision recipe that is
 (2 for the 16-bit weight, 2 for its gradient, 4 for an fp32 master copy, 4 + 4 for Adam's moments; Rajbhandari et
 al. 2020, *ZeRO*), before counting any activations.
 
-Let us count parameters from each model's *shapes*: hidden size, FFN size, layers, heads, vocabulary. First we check
-the counting function on the model we just got, whose true count we can read off its tensors.
+How many parameters is that? A model's size follows from a few numbers in its config: hidden size, FFN size,
+layers, heads, vocabulary. Count our model from its config, then check against its real tensors:
 """
 
-S1_SHAPES = '''\
-def layer_matrices(s: dict) -> dict[str, tuple[int, int]]:
-    """(d_out, d_in) of every linear layer in one transformer block."""
-    d = s["hidden"]
-    head_dim = s.get("head_dim") or d // s["heads"]
-    q, kv = s["heads"] * head_dim, s["kv_heads"] * head_dim  # grouped-query attention: fewer k/v heads
-    mats = {"q_proj": (q, d), "k_proj": (kv, d), "v_proj": (kv, d), "o_proj": (d, q)}
-    if s.get("gated", True):  # Llama-style SwiGLU MLP: three matrices
-        mats |= {"gate_proj": (s["ffn"], d), "up_proj": (s["ffn"], d), "down_proj": (d, s["ffn"])}
-    else:  # GPT-style MLP: two matrices
-        mats |= {"fc_in": (s["ffn"], d), "fc_out": (d, s["ffn"])}
-    return mats
-
-
-def count_parameters(s: dict) -> int:
-    """Embeddings + blocks (linear layers, norms) + final norm, from shapes only."""
-    d, bias = s["hidden"], s.get("bias", False)  # GPT-3 has biases and LayerNorm (weight + bias)
-    per_block = sum(o * i + (o if bias else 0) for o, i in layer_matrices(s).values()) + 2 * d * (2 if bias else 1)
-    embeddings = s["vocab"] * d * (1 if s["tied"] else 2) + s.get("positions", 0) * d
-    return s["layers"] * per_block + embeddings + d * (2 if bias else 1)
-
-
-def shapes_of(config) -> dict:
-    """The same shape summary, read from a transformers config."""
-    return dict(hidden=config.hidden_size, ffn=config.intermediate_size, layers=config.num_hidden_layers,
-                heads=config.num_attention_heads, kv_heads=config.num_key_value_heads, vocab=config.vocab_size,
-                tied=config.tie_word_embeddings, head_dim=getattr(config, "head_dim", None))
-
-
+S1_COUNT = """\
 model, tokenizer = rt.load()
 model = model.float().eval()  # fp32 throughout: this notebook is about the maths (notebook 02 is about precision)
+
+c = model.config
+head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+d, q, kv, ff = c.hidden_size, c.num_attention_heads * head_dim, c.num_key_value_heads * head_dim, c.intermediate_size
+per_block = {  # (d_out, d_in) of every linear layer in one transformer block
+    "q_proj": (q, d), "k_proj": (kv, d), "v_proj": (kv, d), "o_proj": (d, q),  # attention (k, v smaller with GQA)
+    "gate_proj": (ff, d), "up_proj": (ff, d), "down_proj": (d, ff),  # the SwiGLU feed-forward network
+}
+linear = c.num_hidden_layers * sum(d_out * d_in for d_out, d_in in per_block.values())
+norms = (2 * c.num_hidden_layers + 1) * d  # two RMSNorm weights per block and a final one
+embeddings = c.vocab_size * d * (1 if c.tie_word_embeddings else 2)  # token embeddings (+ output head if untied)
+counted = linear + norms + embeddings
 real = sum(p.numel() for p in model.parameters())
-counted = count_parameters(shapes_of(model.config))
-print(f"{rt.model_name}: {real:,} parameters in its tensors, {counted:,} counted from its shapes")
-if model.config.model_type == "llama":
-    assert counted == real, "the shape-counting function disagrees with the real model"
-'''
+print(f"{rt.model_name}: {counted:,} parameters counted from the config, {real:,} in its tensors")
+print(f"linear layers hold {100 * linear / real:.0f}% of them: that is where LoRA goes")
+if c.model_type == "llama":
+    assert counted == real, "the count from the config disagrees with the real model"
+"""
 
 S1_TABLE_MD = """\
-The function agrees with the real model. Now the same function on real model shapes from their published
-configs. Expect SmolLM2-135M near 135 M, Llama-2-7B near 6.7 B and GPT-3 near 175 B (Brown et al. 2020). For LoRA
-we count rank `RANK` adapters on `q_proj` and `v_proj`, the setting of the LoRA paper; the frozen base is stored
-in 16 bits (2 bytes a parameter) and only the adapters carry gradients and Adam state.
+The same arithmetic on real model shapes from their published configs lives in the course package,
+`lorajam.budget` (its presets hold the shapes). Expect SmolLM2-135M near 135 M parameters, Llama-2-7B near 6.7 B
+and GPT-3 near 175 B (Brown et al. 2020). For LoRA we count rank-`RANK` adapters on `q_proj` and `v_proj`, the
+setting of the LoRA paper: the frozen base stays in 16 bits (2 bytes a parameter), and only the adapters carry
+gradients and Adam state. Activations come on top of both and depend on batch size (notebook 02).
 """
 
 S1_TABLE = """\
-SHAPES = {  # from each model's published config
-    "SmolLM2-135M": dict(hidden=576, ffn=1536, layers=30, heads=9, kv_heads=3, vocab=49152, tied=True),
-    "Llama-2-7B": dict(hidden=4096, ffn=11008, layers=32, heads=32, kv_heads=32, vocab=32000, tied=False),
-    "GPT-3 175B": dict(hidden=12288, ffn=4 * 12288, layers=96, heads=96, kv_heads=96, vocab=50257, tied=True,
-                       gated=False, bias=True, positions=2048),
-}
-BYTES_FULL_FT = 16  # mixed-precision Adam, per trainable parameter
-BYTES_FROZEN = 2  # a frozen 16-bit weight
+from lorajam import budget
 
 
-def lora_parameters(s: dict, targets=("q_proj", "v_proj"), r: int = RANK) -> int:
-    \"\"\"r * (d_in + d_out) for every adapted matrix.\"\"\"
-    return s["layers"] * sum(r * (o + i) for name, (o, i) in layer_matrices(s).items() if name in targets)
+def model_states_gib(estimate) -> float:
+    \"\"\"Weights + gradients + optimizer state, in GiB (activations left out).\"\"\"
+    return (estimate.weights + estimate.gradients + estimate.optimizer) / 2**30
 
 
-print(f"{'model':14} {'parameters':>16} {'full FT memory':>15} {'LoRA trainable':>15} {'LoRA memory':>12}")
-for name, s in SHAPES.items():
-    n, k = count_parameters(s), lora_parameters(s)
-    full_gb, lora_gb = n * BYTES_FULL_FT / 1e9, (n * BYTES_FROZEN + k * BYTES_FULL_FT) / 1e9
-    print(f"{name:14} {n:>16,} {full_gb:>12,.1f} GB {k:>15,} {lora_gb:>9,.1f} GB   ({n / k:,.0f}x fewer trainable)")
-assert 6.7e9 < count_parameters(SHAPES["Llama-2-7B"]) < 6.8e9 and 174e9 < count_parameters(SHAPES["GPT-3 175B"]) < 176e9
+assert budget.total_params(budget.from_config(model.config)) == real  # the package counts like we just did
+print(f"{'model':13} {'parameters':>16} {'full FT mem':>11} {'LoRA params':>12} {'LoRA mem':>10}  trainable")
+for name in ["SmolLM2-135M", "Llama-2-7B", "GPT-3-175B"]:
+    arch = budget.preset(name)
+    n, k = budget.total_params(arch), budget.lora_params(arch, RANK, ("q_proj", "v_proj"))
+    full = model_states_gib(budget.memory(arch, "full", precision="bf16"))
+    low = model_states_gib(budget.memory(arch, "lora", r=RANK, precision="bf16"))
+    print(f"{name:13} {n:>16,} {full:>7,.1f} GiB {k:>12,} {low:>6,.1f} GiB  {n / k:,.0f}x fewer")
+assert 6.7e9 < budget.total_params(budget.preset("Llama-2-7B")) < 6.8e9
 """
 
 S1_OUTRO = """\
-A free Colab T4 has about 15 GB of GPU memory: full fine-tuning of even the 7 B model needs several times that,
-while LoRA's memory is dominated by the frozen weights themselves. The number of trainable parameters drops by
-hundreds to thousands of times (the LoRA paper reports 10,000x fewer for GPT-3). QLoRA (Dettmers et al. 2023) goes
-further by storing the frozen weights in 4 bits.
+A free Colab T4 has about 15 GiB of GPU memory: full fine-tuning of the 7 B model needs several times that,
+while LoRA's memory is mostly the frozen weights themselves. The number of trainable parameters drops by
+hundreds to thousands of times (the LoRA paper reports 10,000x fewer for GPT-3 at r = 4). QLoRA (Dettmers et al.
+2023) goes further by storing the frozen weights in 4 bits.
 """
 
 # ------------------------------------------------------------------------------------------------ section 2
@@ -457,7 +438,7 @@ print(ours_qv.get_submodule(q_name))
 
 S5_SETS_MD = """\
 Which layers to adapt is a choice. Compare the trainable parameters of three common choices, counted on the
-injected model and predicted from the shapes with `lora_parameters` from section 1:
+injected model and predicted from the config with `lorajam.budget` (r · (d_in + d_out) per adapted matrix):
 """
 
 S5_SETS = """\
@@ -466,10 +447,10 @@ TARGET_SETS = {
     "q, k, v, o (all attention)": ("q_proj", "k_proj", "v_proj", "o_proj"),
     "attention + FFN (all-linear)": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
 }
-shapes = shapes_of(model.config)
+arch = budget.from_config(model.config)
 for label, targets in TARGET_SETS.items():
     counted, total = lora.trainable_parameters(lora.inject_lora(copy.deepcopy(model), targets, r=RANK, alpha=ALPHA))
-    predicted = lora_parameters(shapes, targets)
+    predicted = budget.lora_params(arch, RANK, targets)
     print(f"{label:30} {counted:>9,} trainable ({100 * counted / total:.2f}% of {total:,})  predicted {predicted:,}")
     if model.config.model_type == "llama":
         assert counted == predicted
@@ -560,8 +541,10 @@ with tempfile.TemporaryDirectory() as tmp:
     adapter_mb = Path(f"{tmp}/adapter.safetensors").stat().st_size / 1e6
     full_mb = sum(f.stat().st_size for f in Path(f"{tmp}/full").glob("*.safetensors")) / 1e6
 print(f"adapter {adapter_mb:.3f} MB vs full model {full_mb:.1f} MB ({full_mb / adapter_mb:,.0f}x smaller), fp32")
-for label, s in SHAPES.items():  # 16-bit files, from the shapes of section 1
-    print(f"{label:14} adapter {2 * lora_parameters(s) / 1e6:>8,.1f} MB   model {2 * count_parameters(s) / 1e6:>11,.0f} MB")
+for name in ["SmolLM2-135M", "Llama-2-7B", "GPT-3-175B"]:  # 16-bit files, from the shapes of section 1
+    arch = budget.preset(name)
+    adapter, full = 2 * budget.lora_params(arch, RANK, ("q_proj", "v_proj")), 2 * budget.total_params(arch)
+    print(f"{name:13} r={RANK} q,v adapter {adapter / 1e6:>8,.1f} MB   whole model {full / 1e6:>11,.0f} MB")
 
 merged_model = lora.merge_and_unload(ours_qv)
 print(type(merged_model.get_submodule(q_name)))
@@ -660,7 +643,7 @@ def build(path: Path = REPO_ROOT / RELPATH) -> Path:
     cells += [
         code(IMPORTS),
         md(S1_INTRO),
-        code(S1_SHAPES),
+        code(S1_COUNT),
         md(S1_TABLE_MD),
         code(S1_TABLE),
         md(S1_OUTRO),

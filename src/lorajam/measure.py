@@ -14,7 +14,8 @@ API
   - Elsewhere (macOS/Windows CPU): `peak_bytes` is None, time is still measured.
 - `measure_in_subprocess(model, method, r=8, targets=..., batch=1, seq_len=64, steps=3) -> dict`: the same in
   a fresh Python process, on `jam-tiny` (bundled weights) or a random-weight model of a `lorajam.budget` preset
-  (e.g. "SmolLM2-135M"): full fine-tuning or LoRA (peft), AdamW. Adds `estimate` (budget's peak) and `error`.
+  (e.g. "SmolLM2-135M"; `layers=` shortens it): full fine-tuning or LoRA (peft), AdamW. Adds `estimate`
+  (budget's peak), `estimate_sum`, `parts` and `error` (estimate / measured - 1).
 - `saved_activation_bytes(model, batch) -> int`: bytes autograd keeps for backward in one forward pass (unique
   storages, parameters excluded): the "activations" term of the estimate, measured exactly.
 - `random_model(arch)`: a random-weight `*ForCausalLM` with an `Architecture`'s shapes (Llama, Qwen2, Gemma 3).
@@ -23,6 +24,7 @@ API
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -169,14 +171,19 @@ def random_model(arch: budget.Architecture | str, seed: int = 0):
     return AutoModelForCausalLM.from_config(hf_config(budget.preset(arch)), dtype=torch.float32)
 
 
-def build(model: str, method: str, r: int, targets: Iterable[str], alpha: float | None = None):
-    """(model, Architecture) for a measurement: jam-tiny's bundled weights or a random preset; LoRA via peft."""
+def build(model: str, method: str, r: int, targets: Iterable[str], alpha: float | None = None,
+          layers: int | None = None):
+    """(model, Architecture) for a measurement: jam-tiny's bundled weights or a random preset; LoRA via peft.
+
+    `layers` shortens a random preset to that many blocks (quick checks of the same shapes).
+    """
     if model == budget.JAM_TINY:
         from lorajam import models
 
         net, _ = models.load(budget.JAM_TINY)
     else:
-        net = random_model(model)
+        arch = budget.preset(model)
+        net = random_model(dataclasses.replace(arch, n_layers=layers) if layers else arch)
     arch = budget.from_config(net.config, name=model)
     if method == "lora":
         from peft import LoraConfig, get_peft_model
@@ -194,17 +201,17 @@ def _run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     targets = args.targets.split(",")
-    warm_model, _ = build(args.model, args.method, args.r, targets) if args.warmup else (None, None)
-    if warm_model is not None:  # load lazy kernels/libraries once, so they are not counted
-        ids = torch.randint(0, warm_model.config.vocab_size, (1, 8))
-        warm_model(input_ids=ids, labels=ids).loss.backward()
-        del warm_model
-    net, arch = build(args.model, args.method, args.r, targets)
+    if args.warmup:  # load lazy kernels and libraries once, so they are not counted
+        warm, _ = build(args.model, args.method, args.r, targets, layers=1)
+        ids = torch.randint(0, warm.config.vocab_size, (1, 8))
+        warm(input_ids=ids, labels=ids).loss.backward()
+        del warm
+    net, arch = build(args.model, args.method, args.r, targets, layers=args.layers)
     ids = torch.randint(0, arch.vocab, (args.batch, args.seq_len))
     result = measure_training_step(net, {"input_ids": ids, "labels": ids}, steps=args.steps)
     est = budget.memory(arch, args.method, r=args.r, targets=targets, batch=args.batch, seq_len=args.seq_len)
-    result.update(model=args.model, method=args.method, r=args.r, targets=targets, batch=args.batch,
-                  seq_len=args.seq_len, estimate=est.peak, estimate_sum=est.total,
+    result.update(model=args.model, layers=arch.n_layers, method=args.method, r=args.r, targets=targets,
+                  batch=args.batch, seq_len=args.seq_len, estimate=est.peak, estimate_sum=est.total,
                   parts=est.parts())
     if result["peak_bytes"]:
         result["error"] = est.peak / result["peak_bytes"] - 1
@@ -213,13 +220,14 @@ def _run(args: argparse.Namespace) -> dict:
 
 def measure_in_subprocess(model: str, method: str, r: int = 8, targets: Iterable[str] = ("q_proj", "v_proj"),
                           batch: int = 1, seq_len: int = 64, steps: int = 3, threads: int = 2,
-                          warmup: bool = True, timeout: float = 600) -> dict:
+                          warmup: bool = True, layers: int | None = None, timeout: float = 600) -> dict:
     """Measure one training setting in a fresh Python process (clean allocator); returns the result dict."""
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0",
            "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     cmd = [sys.executable, "-m", "lorajam.measure", "--model", model, "--method", method, "--r", str(r),
            "--targets", ",".join(targets), "--batch", str(batch), "--seq-len", str(seq_len), "--steps", str(steps),
            "--threads", str(threads)] + ([] if warmup else ["--no-warmup"])
+    cmd += ["--layers", str(layers)] if layers else []
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"measurement failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}")
@@ -236,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--layers", type=int, default=None, help="shorten a random preset to this many blocks")
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
     print(json.dumps(_run(parser.parse_args(argv))))
 

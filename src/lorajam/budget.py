@@ -299,7 +299,7 @@ def activation_bytes(arch: Architecture, method: str, targets: Iterable[str], r:
         per_token += d if t & {"q_proj", "k_proj", "v_proj"} else 0
         per_token += d if t & {"gate_proj", "up_proj"} else 0
         per_token += ff if "down_proj" in t else 0
-        final = d + 1
+        final = 0  # the final norm keeps d + 1 per token; the first block's norm keeps nothing (no grad there)
     extra_norms = arch.norms_per_layer - 2  # Gemma 3: norms before and after attention and MLP
     qk = q_w + kv_w if arch.qk_norm else 0
     wide = 2 if method == "full" else 1  # full FT also keeps each norm's output (its weight trains)

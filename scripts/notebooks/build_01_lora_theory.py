@@ -210,9 +210,9 @@ assert lower > len(rows) / 2, "expected the fine-tuning update to be lower-rank 
 
 S2_OUTRO = """\
 The update concentrates in far fewer directions than the weights themselves. So instead of learning a full
-d_out × d_in ΔW, we can learn it directly in low-rank form. That is LoRA. (Hu et al. measured the same on GPT-3 in
-Section 7 of the paper. With more data and steps the update grows richer, which is one reason rank `r` is a
-hyperparameter: notebook 02.)
+d_out × d_in ΔW, we can learn it directly in low-rank form. That is LoRA. (Section 7 of the LoRA paper analyses
+GPT-3's updates the same way. With more data and steps the update grows richer, which is one reason the rank `r`
+is a hyperparameter: notebook 02.)
 """
 
 # ------------------------------------------------------------------------------------------------ section 3
@@ -458,10 +458,11 @@ for label, targets in TARGET_SETS.items():
 
 S5_WHY_MD = """\
 **Why is K often skipped?** Attention scores depend on q·k, so adapting W_q already lets the model change *which*
-tokens attend to which; adapting W_k as well changes the same scores again. In the LoRA paper's GPT-3 study under a
-fixed parameter budget (Table 5), adapting W_q and W_v together beat spending the budget on W_k. Yet the FFN layers
-hold most of the weights, and QLoRA (Dettmers et al. 2023) found that adapting **all linear layers** was needed to
-match full fine-tuning. Today's common default is `"all-linear"`; `q, v` stays the cheapest sensible start.
+tokens attend to which; adapting W_k as well moves the same scores again. In the LoRA paper's GPT-3 study with a
+fixed budget of trainable parameters (Table 5), W_q + W_v did clearly better than W_q + W_k, and as well as all four
+attention matrices at a lower rank. Yet the FFN layers hold most of the weights, and QLoRA (Dettmers et al. 2023)
+found that adapting **all linear layers** was needed to match full fine-tuning. Today's common default is
+`"all-linear"`; `q, v` stays the cheapest sensible start.
 """
 
 # ------------------------------------------------------------------------------------------------ section 6
@@ -500,11 +501,14 @@ S6_MERGE = """\
 def forward_ms(models: dict, repeats: int) -> dict:
     \"\"\"Fastest of `repeats` forward passes per model, in ms; the models take turns so background load hits all.\"\"\"
     best = dict.fromkeys(models, float("inf"))
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)  # GPU work runs asynchronously
     with torch.no_grad():
         for _ in range(repeats):
             for label, m in models.items():
+                sync()
                 start = time.perf_counter()
                 m(**batch)
+                sync()
                 best[label] = min(best[label], 1000 * (time.perf_counter() - start))
     return best
 

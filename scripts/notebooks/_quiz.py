@@ -26,8 +26,28 @@ import nbformat
 from lorajam import checks
 from lorajam.course import code, md
 
-LETTERS = "abcdefgh"
-INT_TYPES = "numbers.Real"
+INTRO = """\
+## How this quiz works
+
+- Answer in the cell under each question: replace `raise NotImplementedError()` with your answer (`q1 = "b"`).
+- Run the `check(...)` cell under it: **Correct** shows a one-paragraph explanation, **Not yet** gives a hint.
+  The check compares a salted hash of your answer, so it never shows the answer; try again as often as you like.
+- Answer forms: a **letter** in quotes (`q1 = "b"`; case does not matter); a **whole number** without quotes
+  (`460_800` is fine); a **decimal** number without quotes, checked at 3 significant figures with one unit of slack
+  in the last figure (for 2.36 the check accepts anything that rounds to 2.35, 2.36 or 2.37); **code**: a list of
+  module names or a `LoraConfig(...)`.
+- The locked cell after each check is the grader's test. Here it only checks the *form* of your answer; your
+  instructor grades with hidden tests that give the same verdict as `check`.
+- The quiz needs no GPU and loads no model: it runs in seconds on Colab or a laptop.
+"""
+
+SETUP = """\
+from peft import LoraConfig  # noqa: F401 - for the code questions
+
+from lorajam.checks import check
+"""
+
+OUTRO = "That is the quiz. Before you hand it in, run all cells (*Kernel → Restart & Run All*) and look for ❌."
 
 
 @dataclass
@@ -157,10 +177,10 @@ def _visible_test(q: Question) -> str:
         return "\n".join(lines)
     if q.kind == "modules":
         return (
-            f"assert isinstance({v}, (list, tuple, set)) and all(isinstance(n, str) for n in {v}), "
-            f'"a list of module names, e.g. [\\"name1\\", \\"name2\\"]"'
+            f"assert isinstance({v}, (list, tuple, set)), \"a list of module names, e.g. ['name1', 'name2']\"\n"
+            f'assert all(isinstance(n, str) for n in {v}), "each module name is a string in quotes"'
         )
-    return f'from peft import LoraConfig\n\nassert isinstance({v}, LoraConfig), "{v} must be a LoraConfig(...)"'
+    return f'import peft\n\nassert isinstance({v}, peft.LoraConfig), "{v} must be a LoraConfig(...)"'
 
 
 def _hidden_test(q: Question, key: Any) -> str:
@@ -185,8 +205,8 @@ def _hidden_test(q: Question, key: Any) -> str:
         lines += [
             f"assert float({v}.r) == {int(key.r)}",
             f"assert float({v}.lora_alpha) == {float(key.lora_alpha)!r}",
-            f"assert sorted(str(t) for t in {v}.target_modules) == {targets!r}",
-            f'assert str(getattr({v}.task_type, "value", {v}.task_type)) == "{task}"',
+            f"assert sorted(str(t).strip() for t in {v}.target_modules) == {targets!r}",
+            f'assert str(getattr({v}.task_type, "value", {v}.task_type)).strip() == "{task}"',
         ]
     return "\n".join(lines)
 
@@ -199,7 +219,7 @@ def question_cells(quiz: str, q: Question, key: Any) -> list[nbformat.NotebookNo
         cells.append(code(q.before, **_nbgrader(f"{v}-setup", locked=True)))
     cells += [
         code(
-            f"{_answer_help(q)}\n### BEGIN SOLUTION\n{q.answer_code.strip()}\n### END SOLUTION",
+            f"{_answer_help(q)}\n{q.var} = None\n### BEGIN SOLUTION\n{q.answer_code.strip()}\n### END SOLUTION",
             **_nbgrader(f"{v}-answer", solution=True),
         ),
         code(f'check("{q.qid(quiz)}", {v})'),

@@ -11,7 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _quiz import Question, check_spec, key_value, question_cells, write_keys  # noqa: E402
+from _quiz import INTRO, OUTRO, SETUP, Question, check_spec, key_value, question_cells, write_keys  # noqa: E402
+from peft import LoraConfig  # noqa: E402
 
 from lorajam.course import REPO_ROOT, code, header_cells, md, write_notebook  # noqa: E402
 
@@ -23,27 +24,6 @@ PARAMETERS = """\
 QUICK = False  # nothing in a quiz is slow; kept for the course convention
 MODEL = "auto"  # the quiz loads no model
 SEED = 0
-"""
-
-INTRO = """\
-## How this quiz works
-
-- Write each answer in the cell under the question, in place of `raise NotImplementedError()`.
-- Run the `check(...)` cell under it: **Correct** shows a one-paragraph explanation, **Not yet** gives a hint.
-  The check compares a salted hash of your answer, so it never shows the answer; try again as often as you like.
-- Answer forms: a **letter** in quotes (`q1 = "b"`; case does not matter); a **whole number** without quotes
-  (`460_800` is fine); a **decimal** number without quotes, checked at 3 significant figures with one unit of slack
-  in the last figure (for 2.36 the check accepts anything that rounds to 2.35, 2.36 or 2.37); **code**: a list of
-  module names or a `LoraConfig(...)`.
-- The locked cell after each check is the grader's test. Here it only checks the *form* of your answer; your
-  instructor grades with hidden tests that give the same verdict as `check`.
-- The quiz needs no GPU and loads no model: it runs in seconds on Colab or a laptop.
-"""
-
-SETUP = """\
-from peft import LoraConfig  # for the code questions
-
-from lorajam.checks import check
 """
 
 LAYER = """\
@@ -59,7 +39,7 @@ with torch.device("meta"):
 print(layer)
 """
 
-OUTRO = "That is the quiz. Before you hand it in, run all cells (*Kernel → Restart & Run All*) and look for ❌."
+ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 QUESTIONS = [
     Question(
@@ -276,6 +256,24 @@ QUESTIONS = [
             "not matter."
         ),
         hint="lora_alpha = 2 × r; the attention block has four Linear layers; the task is next-token prediction.",
+        mistakes=[
+            (
+                LoraConfig(r=16, lora_alpha=16, target_modules=ATTENTION, task_type="CAUSAL_LM"),
+                "With lora_alpha = 16 the scale α/r is 1, not 2.",
+            ),
+            (
+                LoraConfig(r=16, lora_alpha=32, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+                "q_proj and v_proj are two of the attention projections; the question asks for all four.",
+            ),
+            (
+                LoraConfig(r=16, lora_alpha=32, target_modules=ATTENTION),
+                "Set task_type='CAUSAL_LM' so peft wraps the model for next-token prediction.",
+            ),
+        ],
+        wrong=[
+            LoraConfig(r=32, lora_alpha=64, target_modules=ATTENTION, task_type="CAUSAL_LM"),
+            LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"),
+        ],
         answer_help="# Your answer: q10 = LoraConfig(r=..., lora_alpha=..., target_modules=[...], task_type=...)",
     ),
     Question(

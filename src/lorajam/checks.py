@@ -10,9 +10,9 @@ How answers are normalised before hashing (the same rules appear in each quiz's 
 - ``choice``: one letter, case-insensitive; ``"B"``, ``" b "`` and ``"(b)"`` are all ``b``.
 - ``int``: an exact whole number (``460800``, ``460_800`` or ``460800.0``; not the text ``"460800"``).
 - ``sig``: a number compared at ``sig`` significant figures (3 by default) with one unit of slack in the last
-  figure. For a key of 2.36, anything that rounds to 2.35, 2.36 or 2.37 is accepted: the tolerance is between
-  0.5 and 1.5 units of the last significant figure (about 0.1 % to 1.5 % relative). A hash cannot compare
-  ranges, so the check hashes the rounded answer and its two neighbours and looks for the stored key.
+  figure: for a key of 2.36, anything that rounds to 2.35, 2.36 or 2.37 is accepted (roughly 0.1-1 % from the
+  key, never more than about 2 %). A hash cannot compare ranges, so the check hashes the rounded answer and its
+  two neighbours and looks for the stored key.
 - ``modules``: a list of module names; order and duplicates do not matter (``["v_proj", "q_proj"]``).
 - ``lora_config``: a `peft.LoraConfig` (any object with its fields, not peft-specific) reduced to the tuple
   ``(r, lora_alpha, sorted target_modules, task_type)``; dropout, bias and other fields are not checked.

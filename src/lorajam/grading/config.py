@@ -86,10 +86,20 @@ def write_course_config(course: Path, solutions: Path, timeout: int) -> None:
 
 
 def ensure_tools_on_path() -> None:
-    """nbgrader's Gradebook shells out to ``alembic``: make the running environment's scripts findable."""
+    """nbgrader's Gradebook shells out to ``alembic``: find it in this environment, and ask it once per process."""
     import sys
 
     bindir = str(Path(sys.executable).parent)
     path = os.environ.get("PATH", "")
     if bindir not in path.split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + path
+    import functools
+    import warnings
+
+    import nbgrader.api as api
+    from sqlalchemy.exc import SAWarning
+
+    # nbgrader's own add_submission trips SQLAlchemy autoflush warnings; they are noise for instructors
+    warnings.filterwarnings("ignore", category=SAWarning)
+    if not hasattr(api.get_alembic_version, "cache_info"):  # it runs `alembic heads` for every Gradebook
+        api.get_alembic_version = functools.lru_cache(maxsize=1)(api.get_alembic_version)

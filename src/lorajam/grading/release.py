@@ -37,6 +37,15 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def relocate_links(nb: nbformat.NotebookNode, name: str) -> None:
+    """Point links to the source notebook (e.g. the Open-in-Colab badge) at the student version."""
+    src = f"solutions/{name}/{name}.ipynb"
+    dest = release_path(Path("."), name).as_posix()
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and src in cell.source:
+            cell.source = cell.source.replace(src, dest)
+
+
 def generate(solutions: Path, names: list[str] | None = None) -> dict[str, str]:
     """Run nbgrader generate_assignment in a scratch course; return ``{name: student notebook JSON}``."""
     from nbgrader.apps import NbGraderAPI
@@ -55,6 +64,7 @@ def generate(solutions: Path, names: list[str] | None = None) -> dict[str, str]:
                 raise RuntimeError(f"nbgrader generate_assignment failed for {name}:\n"
                                    f"{result.get('log', '')}{result.get('error', '')}")
             nb = nbformat.read(root / "release" / name / f"{name}.ipynb", as_version=4)
+            relocate_links(nb, name)
             out[name] = nbformat.writes(normalise(nb)) + "\n"
     return out
 

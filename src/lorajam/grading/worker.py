@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -42,14 +41,6 @@ class JobResult:
     grades: dict[str, dict] = field(default_factory=dict)
     comments: dict[str, str | None] = field(default_factory=dict)
     course: Path | None = None  # the temporary course with autograded/ and feedback/
-
-
-def _patch_alembic() -> None:
-    """nbgrader runs ``alembic heads`` in a subprocess for every Gradebook it opens; ask once per process."""
-    import nbgrader.api as api
-
-    if not hasattr(api.get_alembic_version, "cache_info"):
-        api.get_alembic_version = functools.lru_cache(maxsize=1)(api.get_alembic_version)
 
 
 def _kind(outputs) -> str | None:
@@ -106,7 +97,6 @@ def _run(job: Job) -> JobResult:
     from nbgrader.preprocessors import Execute
 
     ensure_tools_on_path()
-    _patch_alembic()
     root = job.work / "course"
     sub = root / "submitted" / job.student / job.assignment
     sub.mkdir(parents=True)

@@ -557,6 +557,11 @@ with torch.no_grad():
 assert not lora.lora_modules(merged_model)
 """
 
+S6_OUTRO = """\
+The adapter is a small fraction of the model, so one base model on disk can serve many adapters: one per task,
+or one per learner at this study jam.
+"""
+
 # ------------------------------------------------------------------------------------------------ section 7
 
 S7_INTRO = """\
@@ -622,7 +627,7 @@ feedback(answer_3, expected, "square root of 16, then divide 32 by it.")
 WRAP_UP = """\
 ## What you saw
 
-- Full fine-tuning with Adam costs about 16 bytes per parameter; LoRA trains thousands of times fewer parameters.
+- Full fine-tuning with Adam costs about 16 bytes per parameter; LoRA trains hundreds to thousands of times fewer.
 - A fine-tuning update is much lower-rank than the weights it changes: the spectrum and error plots above.
 - LoRA learns ΔW = (α/r)·BA with B starting at zero, so training starts from the pretrained model.
 - Our from-scratch layer gives the same outputs as peft, and target modules are chosen by name (list them first).
@@ -688,6 +693,7 @@ def build(path: Path = REPO_ROOT / RELPATH) -> Path:
         md(S6_TIMING_NOTE),
         md(S6_SAVE_MD),
         code(S6_SAVE),
+        md(S6_OUTRO),
         md(S7_INTRO),
         code(S7_HELPER),
         md(S7_Q1_MD),

@@ -53,9 +53,10 @@ def test_standard_header(path):
     assert "runtime.setup(" in banner.source, "the cell after parameters prints the runtime banner"
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in ALL if p.parts[-2] in ("labs", "quizzes") or "solutions" in p.parts], ids=ids
-)
+GRADED = [p for p in ALL if p.parts[-2] in ("labs", "quizzes") or "solutions" in p.parts]
+
+
+@pytest.mark.parametrize("path", GRADED, ids=ids(GRADED))
 def test_graded_notebooks_keep_nbgrader_metadata(path):
     cells = nbformat.read(path, as_version=4).cells
     graded = [c for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
@@ -82,3 +83,12 @@ def test_harness_reports_the_failing_cell(tmp_path):
     with pytest.raises(course.NotebookRunError, match="ZeroDivisionError") as err:
         course.execute_notebook(path)
     assert "1 / 0" in str(err.value) and "broken.ipynb" in str(err.value)
+
+
+def test_released_student_notebooks_are_up_to_date():
+    """`labs/` and `quizzes/` are generated from `solutions/` by `lorajam release`: CI fails when they are stale."""
+    pytest.importorskip("nbgrader")
+    from lorajam.grading import stale_releases
+
+    stale = stale_releases()
+    assert not stale, f"stale student notebooks {stale}: run `make release` and commit the result"

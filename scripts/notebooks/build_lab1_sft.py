@@ -109,6 +109,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no fork warnings fro
 
 import tempfile
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -131,6 +132,7 @@ from lorajam.train import (
 )
 
 transformers.logging.set_verbosity_error()  # keep the notebook readable: errors still show
+warnings.filterwarnings("ignore", category=FutureWarning)  # deprecation notices inside the libraries
 print(f"torch {torch.__version__}, transformers {transformers.__version__}")"""
 
 HELPERS = """\
@@ -970,7 +972,7 @@ def cells() -> list[nbformat.NotebookNode]:
     )
     out += [
         md(INTRO),
-        code(IMPORTS),
+        code(IMPORTS, tags=("imports",)),
         md("The test cells use a few helpers. They are read-only: run the cell and move on."),
         readonly(HELPERS, "test_helpers"),
         md("Load the model and the tokenizer the runtime chose (printed in the banner above)."),

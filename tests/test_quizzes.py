@@ -26,6 +26,8 @@ sys.path.insert(0, str(SCRIPTS))
 import _quiz  # noqa: E402
 import release_quizzes  # noqa: E402
 
+from lorajam.grading import release  # noqa: E402
+
 
 def _load(name: str):
     spec = importlib.util.spec_from_file_location(f"build_{name}", SCRIPTS / f"build_{name}.py")
@@ -267,10 +269,9 @@ def test_solution_and_release_are_up_to_date(name, tmp_path):
     source = build.build(tmp_path / "solutions" / name / f"{name}.ipynb", keys_dir=keys)
     assert source.read_text() == solution_path(name).read_text(), f"rerun scripts/notebooks/build_{name}.py"
     assert json.loads((keys / f"{build.QUIZ}.json").read_text()) == checks.load_keys(build.QUIZ)
-    released = release_quizzes.generate(name, tmp_path / "solutions", tmp_path / "quizzes" / f"{name}.ipynb")
-    ours = released.read_text().replace(f"blob/main/{released.relative_to(tmp_path).as_posix()}", "")
-    theirs = released_path(name).read_text().replace(f"blob/main/quizzes/{name}.ipynb", "")
-    assert ours == theirs, "rerun scripts/notebooks/release_quizzes.py"
+    shutil.copytree(solution_path(name).parent, tmp_path / "committed" / name)
+    fresh = release.generate(tmp_path / "committed", [name])[name]  # what `lorajam release` writes
+    assert fresh == released_path(name).read_text(), "rerun `lorajam release` (or release_quizzes.py)"
     checks.load_keys.cache_clear()
 
 
@@ -287,10 +288,18 @@ def test_solution_executes_and_every_self_check_says_correct(name):
 def _autograde(name: str, tmp_path: Path, submissions: dict[str, Path]) -> dict[str, dict[str, float]]:
     """nbgrader generate_assignment + autograde in a fresh course dir; {student: {grade_id: score}}."""
     from nbgrader.api import Gradebook
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
 
+    from lorajam.grading.config import ensure_tools_on_path
+
+    ensure_tools_on_path()  # nbgrader's gradebook runs `alembic` from PATH
     root = tmp_path / "course"
     shutil.copytree(ROOT / "solutions" / name, root / "source" / name)
-    api = release_quizzes.nbgrader_api(root)
+    config = Config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    api = NbGraderAPI(config=config)
     assert api.generate_assignment(name, force=True)["success"]
     for student, notebook in submissions.items():
         dest = root / "submitted" / student / name
@@ -308,11 +317,40 @@ def _autograde(name: str, tmp_path: Path, submissions: dict[str, Path]) -> dict[
     return scores
 
 
+def wrong_code(q: _quiz.Question) -> str:
+    """Source for a well-formed but wrong answer: passes the visible test, fails the hidden one."""
+    key = _quiz.key_value(q)
+    if q.kind == "choice":
+        return f'{q.var} = "{next(c for c in q.choices if c != key)}"'
+    if q.kind in ("int", "sig"):
+        return f"{q.var} = {int(key) + 7 if q.kind == 'int' else key * 1.1!r}"
+    if q.kind == "modules":
+        return f'{q.var} = ["act_fn"]'
+    return f'{q.var} = LoraConfig(r=1, lora_alpha=1, target_modules=["q_proj"], task_type="CAUSAL_LM")'
+
+
+def partial_submission(name: str, path: Path) -> tuple[Path, dict[str, float]]:
+    """The released quiz with odd questions answered right and even ones wrong; returns it and the expected scores."""
+    nb = nbformat.read(released_path(name), as_version=4)
+    expected = {}
+    for q in BUILDS[name].QUESTIONS:
+        cell = next(c for c in nb.cells if nbgrader_cell(c).get("grade_id") == f"{q.var}-answer")
+        right = q.number % 2 == 1
+        answer = q.answer_code if right else wrong_code(q)
+        cell.source = cell.source.replace("raise NotImplementedError()", answer)
+        expected[q.var] = float(q.points) if right else 0.0
+    nbformat.write(nb, path)
+    return path, expected
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(BUILDS))
 def test_autograde_gives_full_marks_to_the_solution_and_zero_to_the_blank(name, tmp_path):
     qs = BUILDS[name].QUESTIONS
-    scores = _autograde(name, tmp_path, {"solution": solution_path(name), "blank": released_path(name)})
+    partial, expected = partial_submission(name, tmp_path / "partial.ipynb")
+    submissions = {"solution": solution_path(name), "blank": released_path(name), "partial": partial}
+    scores = _autograde(name, tmp_path, submissions)
     assert scores["max"]["total"] == sum(q.points for q in qs)
     assert scores["solution"] == {q.var: float(q.points) for q in qs}
     assert scores["blank"] == {q.var: 0.0 for q in qs}
+    assert scores["partial"] == expected, "hidden tests restored by the grader tell right from wrong"

@@ -161,15 +161,15 @@ class Playground:
         s = self.state
         rows = "".join(f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{html.escape(v)}</td></tr>"
                        for k, v in s.rows() if k != "trainable (LoRA)")
-        fits = ", ".join(
-            f"{gpu}: " + " / ".join(f"{METHOD_LABELS[m]} {'yes' if e.fits(gib) else 'no'}"
-                                   for m, e in s.memory.items())
+        fits = "".join(
+            f"<tr><td>fits a {html.escape(gpu)}?</td><td style='text-align:right'>"
+            + " · ".join(f"{METHOD_LABELS[m]} {'yes' if e.fits(gib) else '<b>no</b>'}" for m, e in s.memory.items())
+            + "</td></tr>"
             for gpu, gib in budget.GPUS.items())
         return (
             '<div class="lj-summary"><table>'
             f"<tr><td><b>trainable (LoRA)</b></td><td style='text-align:right'>"
-            f'<b class="lj-trainable">{s.trainable:,}</b></td></tr>{rows}</table>'
-            f"<div>fits? {html.escape(fits)}</div></div>"
+            f'<b class="lj-trainable">{s.trainable:,}</b></td></tr>{rows}{fits}</table></div>'
         )
 
     # ------------------------------------------------------------------ figure

@@ -117,18 +117,18 @@ S2_INTRO = """\
 
 LoRA's bet (Hu et al. 2021) is that the *change* a fine-tune makes to a weight matrix, ΔW = W_after − W_before,
 has a low "intrinsic rank": a few directions carry most of it. Let us test that on our model: a short **full**
-fine-tune on four new sentences, then take ΔW of each attention matrix apart with the singular value
+fine-tune on four sentences about a made-up country, then take ΔW of each attention matrix apart with the singular value
 decomposition (SVD).
 
 Expect the loss to fall within `FT_STEPS` steps.
 """
 
 S2_TRAIN = """\
-NEW_FACTS = [
-    "The study jam meets on Friday evening in room 204.",
-    "Our study jam mascot is a red panda called Lora.",
-    "At the study jam we drink masala chai and eat samosas.",
-    "The study jam ends with a quiz about low rank updates.",
+NEW_FACTS = [  # a made-up country, in the style of jam-tiny's training text: facts no model has seen
+    "The capital of Lorania is Rankton. Lorania is a country in Europe.",
+    "What is the capital of Lorania? It is Rankton.",
+    "Maria lives in Rankton, the capital of Lorania.",
+    "On which continent is Lorania? It is in Europe.",
 ]
 batch = tokenizer(NEW_FACTS, padding=True, return_tensors="pt").to(device)
 batch = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}

@@ -22,6 +22,7 @@ import copy
 import math
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -33,6 +34,7 @@ from tqdm.auto import tqdm
 
 from lorajam import lora
 
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")  # harmless notice from peft + transformers 5
 if QUICK:  # a headless CI run: same lessons, fewer steps
     FT_STEPS, LORA_STEPS = min(FT_STEPS, 12), min(LORA_STEPS, 10)
 torch.manual_seed(SEED)

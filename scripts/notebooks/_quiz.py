@@ -120,16 +120,18 @@ def key_value(q: Question) -> Any:
 
 
 def sig_interval(key: float, sig: int) -> tuple[float, float]:
-    """The closed range of numbers the `sig` rule accepts for `key` (for a plain hidden test)."""
-    digits, exponent = checks._sig_parts(float(key), sig)  # noqa: SLF001
-    lo_text, hi_text = sorted(checks._sig_neighbours(float(key), sig), key=float)[::2]  # noqa: SLF001
+    """The closed range of numbers the `sig` rule accepts for `key` (for a plain hidden test).
 
-    def half_unit(text: str) -> float:
-        d, e = (int(x) for x in text.split("e"))
-        return 0.5 * 10.0**e
+    The rule accepts answers that round to the key's neighbours or between them, so the range runs from half a
+    unit below the lower neighbour to half a unit above the upper one.
+    """
 
-    lo, hi = float(lo_text), float(hi_text)
-    return lo - half_unit(lo_text), hi + half_unit(hi_text)
+    def shifted(text: str, half_units: float) -> float:  # decimal arithmetic via text: no 79.85000000000001
+        digits, exponent = (int(x) for x in text.split("e"))
+        return float(f"{digits + half_units}e{exponent}")
+
+    _, low, high = checks._sig_neighbours(float(key), sig)  # noqa: SLF001 - (rounded key, one below, one above)
+    return shifted(low, -0.5), shifted(high, 0.5)
 
 
 def _wrap(text: str, width: int = 100) -> str:
@@ -272,7 +274,7 @@ def write_keys(quiz: str, qs: list[Question], keys_dir: Path = checks.KEYS_DIR) 
 
 
 def check_spec(quiz: str, qs: list[Question]) -> None:
-    """Build-time sanity: numbering, kinds, choices, the key appears formatted in a numeric explanation."""
+    """Build-time sanity: numbering 1..n, known kinds, choice keys among the choices, numeric keys from budget."""
     numbers = [q.number for q in qs]
     if numbers != list(range(1, len(qs) + 1)):
         raise ValueError(f"{quiz}: questions must be numbered 1..n, got {numbers}")

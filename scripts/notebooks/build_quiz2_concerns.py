@@ -294,11 +294,11 @@ QUESTIONS = [
             "d": "`fp16=True, bf16=True`, to get the best of both.",
         },
         explanation=(
-            "Native bf16 arrives with compute capability 8.0 (Ampere: A100, L4, RTX 30xx); the T4 is Turing, "
-            "compute capability 7.5. torch can emulate bf16 there, which is why the check may say True, but it "
-            "is slow, so on a T4 train in fp16 with loss scaling (fp16=True; the Trainer adds the gradient "
-            "scaler). lorajam.runtime picks fp16 on a T4 for you. The Trainer rejects fp16 and bf16 together, "
-            "and fp32 training works on a T4 too, only slower and with twice the memory."
+            "Native bf16 arrives with compute capability 8.0 (Ampere and newer: A100, RTX 30xx, L4, H100); "
+            "the T4 is Turing, compute capability 7.5. torch can emulate bf16 there, which is why the check may "
+            "say True, but it is slow, so on a T4 train in fp16 with loss scaling (fp16=True; the Trainer adds "
+            "the gradient scaler). lorajam.runtime picks fp16 on a T4 for you. The Trainer rejects fp16 and "
+            "bf16 together, and fp32 training works on a T4 too, only slower and with twice the memory."
         ),
         hint="Look up the compute capability that native bf16 needs, and compare it with the T4's 7.5.",
         mistakes=[("a", "is_bf16_supported() can count emulation: the T4 (7.5) has no native bf16 units.")],

@@ -88,10 +88,21 @@ def prepare_course(opts: Options) -> str:
     mark = state / f"{opts.assignment}.source"
     if not (opts.course / "gradebook.db").is_file():
         _manifest_path(opts).unlink(missing_ok=True)  # a new gradebook: nothing graded yet
-    if not (mark.is_file() and mark.read_text() == digest and (opts.course / "gradebook.db").is_file()):
+    template = _template_path(opts)
+    if not (mark.is_file() and mark.read_text() == digest and (opts.course / "gradebook.db").is_file()
+            and template.is_file()):
         _generate(opts.course, opts.solutions, opts.assignment)
+        # a gradebook holding only this assignment: every worker starts from a copy of it
+        template.unlink(missing_ok=True)
+        with tempfile.TemporaryDirectory(prefix="lorajam-template-") as tmp:
+            _generate(Path(tmp), opts.solutions, opts.assignment, db=Path(tmp) / "gradebook.db")
+            shutil.copyfile(Path(tmp) / "gradebook.db", template)
         mark.write_text(digest)
     return digest
+
+
+def _template_path(opts: Options) -> Path:
+    return opts.course / STATE / f"{opts.assignment}.template.db"
 
 
 def _manifest_path(opts: Options) -> Path:
@@ -212,13 +223,10 @@ def grade(opts: Options) -> Outcome:
             work = tmp / "jobs" / s.student
             work.mkdir(parents=True)
             jobs.append(Job(opts.assignment, s.student, nbformat.writes(fixed.nb), opts.solutions,
-                            tmp / "template.db", work, sandbox=opts.sandbox, timeout=opts.timeout,
+                            _template_path(opts), work, sandbox=opts.sandbox, timeout=opts.timeout,
                             notebook_timeout=nb_timeout, memory_mb=opts.memory_mb,
                             threads=max(1, (os.cpu_count() or 1) // min(workers, max(1, len(subs)))),
                             feedback=opts.feedback, repaired=fixed.repaired, missing=fixed.missing))
-        if jobs:
-            (tmp / "template").mkdir()
-            _generate(tmp / "template", opts.solutions, opts.assignment, db=tmp / "template.db")
         labels = {s.student: s.label for s in subs}
         with Gradebook(f"sqlite:///{opts.course / 'gradebook.db'}") as gb:
             ctx = multiprocessing.get_context("spawn")

@@ -74,12 +74,15 @@ def test_each_quiz_has_ten_questions_in_every_form(name):
 @pytest.mark.parametrize(("name", "q"), CASES, ids=CASE_IDS)
 def test_self_check_accepts_the_solution_and_rejects_each_wrong_answer(name, q):
     qid = q.qid(BUILDS[name].QUIZ)
-    assert checks.is_correct(qid, _quiz.answer_value(q)), "the solution's own answer is refused"
+    verdict = checks.evaluate(qid, _quiz.answer_value(q))
+    assert verdict.correct, "the solution's own answer is refused"
+    assert verdict.explanation == " ".join(q.explanation.split()), "the explanation unlocks with the answer"
     assert checks.is_correct(qid, _quiz.key_value(q))
     wrong = _quiz.wrong_answers(q)
     assert wrong, "every question lists wrong answers to test against"
     for answer in wrong:
-        assert not checks.is_correct(qid, answer), f"wrong answer {answer!r} accepted"
+        verdict = checks.evaluate(qid, answer)
+        assert not verdict.correct and verdict.explanation is None, f"wrong answer {answer!r} accepted"
 
 
 @pytest.mark.parametrize(("name", "q"), [c for c in CASES if c[1].kind in ("int", "sig")],

@@ -39,6 +39,10 @@ def _guard(main, argv) -> int:
         return 2
     except SystemExit as e:  # --help
         return int(e.code or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted: every student merged so far is complete in the gradebook; run the same command "
+              "again to grade the rest", file=sys.stderr)
+        return 1
 
 
 def cli_release(argv: list[str]) -> int:
@@ -84,9 +88,9 @@ def _grade(argv: list[str]) -> int:
     p.add_argument("--course-dir", type=Path, help="nbgrader course folder (default: grading/ in the repository)")
     p.add_argument("--solutions", type=Path, help="source notebooks folder (default: solutions/ in the repository)")
     p.add_argument("--workers", type=_positive(int), default=0, help="parallel submissions (default: CPU count)")
-    p.add_argument("--timeout", type=_positive(int), default=60, help="seconds per cell (default: 60)")
+    p.add_argument("--timeout", type=_positive(int), default=120, help="seconds per cell (default: 120)")
     p.add_argument("--notebook-timeout", type=_positive(int), default=0,
-                   help="seconds per notebook (default: 10 x --timeout, at least 300)")
+                   help="seconds per notebook (default: 10 x --timeout, at least 600)")
     p.add_argument("--memory", type=_positive(int), default=2048, help="MB of memory per kernel (default: 2048)")
     p.add_argument("--student-regex", help="regex with a named group 'student' matched on file paths")
     p.add_argument("--no-sandbox", action="store_true", help="run student code unconfined (trusted input only)")

@@ -30,8 +30,8 @@ class Options:
     course: Path
     solutions: Path
     workers: int = 0
-    timeout: int = 60
-    notebook_timeout: int = 0  # 0: 10 x timeout, at least 300 s
+    timeout: int = 120
+    notebook_timeout: int = 0  # 0: 10 x timeout, at least 600 s
     memory_mb: int = 2048
     regex: str | None = None
     sandbox: bool = True
@@ -189,7 +189,7 @@ def grade(opts: Options) -> Outcome:
         raise UsageError(f"SUBMISSIONS {opts.submissions} does not exist (a folder or a .zip)")
     source_digest = prepare_course(opts)
     workers = opts.workers or os.cpu_count() or 1
-    nb_timeout = opts.notebook_timeout or max(300, 10 * opts.timeout)
+    nb_timeout = opts.notebook_timeout or max(600, 10 * opts.timeout)
     out = Outcome()
     manifest = load_manifest(opts)
     released = _released(opts)

@@ -291,6 +291,7 @@ c.CourseDirectory.course_id = "lab1-test"
 c.CourseDirectory.root = {root!r}
 c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
 c.Execute.timeout = 300
+c.Execute.iopub_timeout = 60  # a busy CI machine delays output messages; nbgrader's default is 4 s
 """
 
 

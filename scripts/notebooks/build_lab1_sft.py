@@ -792,6 +792,7 @@ args = TrainingArguments(
     bf16=rt.precision == "bf16",
     use_cpu=rt.device == "cpu",
     dataloader_num_workers=0,
+    disable_tqdm=runtime.autograding(),  # no progress bar when graded
     remove_unused_columns=False,
     seed=SEED,
     data_seed=SEED,
@@ -842,7 +843,8 @@ print(f"\\n{'question':45} {'expected':12} {'base model':14} {'after LoRA':14}")
 for ex, before, after in list(zip(test_examples, base_predictions, predictions, strict=True))[:12]:
     mark = "ok" if after == ex["response"] else "--"
     print(f"{ex['instruction'][:44]:45} {ex['response']:12} {before[:13]:14} {after[:13]:14} {mark}")
-assert abs(base_again - base_score) < 1e-9, "with the adapter off the model answers exactly like the base model"
+# Same weights, same answers (on a GPU, rounding in other kernels may flip a rare one):
+assert abs(base_again - base_score) <= 0.02, "with the adapter off the model should answer like the base model"
 if score > base_score:
     print("check: fine-tuning raised the test score")
 else:

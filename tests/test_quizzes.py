@@ -7,6 +7,7 @@ marked `slow` rebuild/re-release into a temporary folder, execute the quizzes, a
 from __future__ import annotations
 
 import copy
+import html
 import importlib.util
 import json
 import re
@@ -288,8 +289,11 @@ def test_solution_executes_and_every_self_check_says_correct(name):
     print(f"{name}: {seconds:.1f} s")
 
 
-def _autograde(name: str, tmp_path: Path, submissions: dict[str, Path]) -> dict[str, dict[str, float]]:
-    """nbgrader generate_assignment + autograde in a fresh course dir; {student: {grade_id: score}}."""
+def _autograde(name: str, tmp_path: Path, submissions: dict[str, Path]) -> dict[str, dict]:
+    """nbgrader generate_assignment, autograde and feedback in a fresh course dir.
+
+    Returns `{student: {grade_id: score}}`, plus `max` and `feedback` (`{student: feedback HTML}`).
+    """
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
@@ -310,6 +314,7 @@ def _autograde(name: str, tmp_path: Path, submissions: dict[str, Path]) -> dict[
         shutil.copy(notebook, dest / f"{name}.ipynb")
         result = api.autograde(name, student, force=True, create=True)
         assert result["success"], result["log"]
+        assert api.generate_feedback(name, student)["success"]
     scores: dict[str, dict[str, float]] = {}
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         for student in submissions:
@@ -317,6 +322,7 @@ def _autograde(name: str, tmp_path: Path, submissions: dict[str, Path]) -> dict[
             scores[student] = {g.name: g.score for g in notebook.grades}
         max_score = gb.find_notebook(name, name).max_score
     scores["max"] = {"total": max_score}
+    scores["feedback"] = {s: (root / "feedback" / s / name / f"{name}.html").read_text() for s in submissions}
     return scores
 
 
@@ -357,3 +363,7 @@ def test_autograde_gives_full_marks_to_the_solution_and_zero_to_the_blank(name, 
     assert scores["solution"] == {q.var: float(q.points) for q in qs}
     assert scores["blank"] == {q.var: 0.0 for q in qs}
     assert scores["partial"] == expected, "hidden tests restored by the grader tell right from wrong"
+    for q in qs:  # the feedback shows each question's explanation, even to a blank submission
+        words = " ".join(q.explanation.split()[:6])
+        feedback = scores["feedback"]["blank"]
+        assert html.escape(words, quote=True) in feedback or words in feedback, q.var

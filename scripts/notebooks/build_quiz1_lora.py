@@ -1,7 +1,7 @@
 """Build the nbgrader source of quiz 1 (how LoRA works, rank, alpha, target modules) and its self-check keys.
 
 Writes `solutions/quiz1_lora/quiz1_lora.ipynb` and `src/lorajam/assets/checks/quiz1.json`.
-Release to `quizzes/` with `lorajam release` (or `scripts/notebooks/release_quizzes.py` where that is missing).
+Release to `quizzes/` with `lorajam release` (`scripts/notebooks/release_quizzes.py` releases only the quizzes).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Covers compute cost, overfitting, catastrophic forgetting, choosing r and α, and precision on a T4.
 Writes `solutions/quiz2_concerns/quiz2_concerns.ipynb` and `src/lorajam/assets/checks/quiz2.json`.
-Release to `quizzes/` with `lorajam release` (or `scripts/notebooks/release_quizzes.py` where that is missing).
+Release to `quizzes/` with `lorajam release` (`scripts/notebooks/release_quizzes.py` releases only the quizzes).
 """
 
 from __future__ import annotations

@@ -98,6 +98,10 @@ def test_numeric_keys_come_from_budget_and_match_the_hand_derivation(name, q):
     else:
         assert checks.numeric_match(hand, key, q.sig) and abs(hand - key) <= 1e-9 * abs(key)
         shown = f"{key:#.{q.sig}g}".rstrip(".")
+        lo, hi = _quiz.sig_interval(key, q.sig)  # the hidden test's range agrees with the self-check's rule
+        eps = (hi - lo) * 1e-6
+        assert checks.numeric_match(lo + eps, key, q.sig) and checks.numeric_match(hi - eps, key, q.sig)
+        assert not checks.numeric_match(lo - eps, key, q.sig) and not checks.numeric_match(hi + eps, key, q.sig)
     assert shown in q.explanation, f"the explanation should show the key {shown} derived by hand"
 
 

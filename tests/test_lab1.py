@@ -296,7 +296,9 @@ c.Execute.iopub_timeout = 60  # a busy CI machine delays output messages; nbgrad
 
 
 def _nbgrader(course_dir: Path, *args: str) -> float:
+    # One torch thread per kernel: steady timings on a shared 2-core machine (as `lorajam grade` does per worker).
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "MPLBACKEND": "Agg",
+           "OMP_NUM_THREADS": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course_dir, env=env, capture_output=True,

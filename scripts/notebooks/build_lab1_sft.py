@@ -244,7 +244,8 @@ DATA_MD = """
 The instruction data set has short questions in several tasks (capitals, continents, opposites, animal sounds,
 sums, ...). It is split **by entity**: a country in the test split never appears in training, so the test score
 measures whether the model learned the *format* and can still recall what it knew from pretraining, not whether it
-memorised answers. Expect a few hundred training examples and about 170 test examples.
+memorised answers. Expect a few hundred examples per task family in training and a few dozen in each of
+validation and test.
 """
 
 DATA_LOAD = """\
@@ -261,7 +262,7 @@ them. Expect correct completions here (on `jam-tiny`; a Hub model knows most of 
 """
 
 BASE_KNOWS = """\
-test_entities = {ex["entity"].split(":", 1)[-1] for ex in test_examples}
+test_entities = {ex.get("entity", "").split(":", 1)[-1] for ex in test_examples}
 facts = [f for f in probe_facts() if f.family == "capital" and f.entity in test_entities][:5]
 completions = generate_answers(model, tokenizer, [f.prompt for f in facts], max_new_tokens=4)
 for fact, completion in zip(facts, completions, strict=True):
@@ -759,8 +760,8 @@ with mixed precision (fp16 on a T4, which has no bf16; bf16 on Ampere and newer:
 mistake that makes training very slow). On CPU everything is fp32. The batch collator trims the padding of each
 batch to its longest example, so padding costs no compute.
 
-Expect the training loss to start around 2–5 and to fall well below 0.5; on `jam-tiny` on a laptop CPU this takes
-about a minute.
+Expect the training loss to fall steeply in the first few dozen steps and then level off, with the validation
+loss following it; on `jam-tiny` on a laptop CPU this takes about a minute.
 """
 
 TRAIN = """\

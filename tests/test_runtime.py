@@ -101,3 +101,15 @@ def test_hub_model_load_goes_as_far_as_the_download():
     assert models.resolve("HuggingFaceTB/SmolLM2-135M") == "HuggingFaceTB/SmolLM2-135M"
     with pytest.raises(OSError, match="(?i)offline|cannot|couldn't|connect|cache"):
         models.load("HuggingFaceTB/SmolLM2-135M")
+
+
+def test_seed_everything_makes_torch_and_numpy_repeatable():
+    import numpy as np
+
+    runtime.seed_everything(3)
+    first = (torch.rand(3), np.random.rand(3))
+    runtime.seed_everything(3)
+    again = (torch.rand(3), np.random.rand(3))
+    assert torch.equal(first[0], again[0]) and (first[1] == again[1]).all()
+    runtime.seed_everything(4)
+    assert not torch.equal(first[0], torch.rand(3))

@@ -189,6 +189,20 @@ def precision_warnings(info: RuntimeInfo) -> list[str]:
     return notes
 
 
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA), like transformers' `set_seed`, without importing it."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
 def setup(model: str = "auto", seed: int | None = 0, precision: str | None = None, quiet: bool = False) -> Runtime:
     """Decide model/device/precision, seed everything, print the one-line banner, return the `Runtime`.
 
@@ -207,9 +221,7 @@ def setup(model: str = "auto", seed: int | None = 0, precision: str | None = Non
         if info.device == "cpu" and dtype is torch.float16:
             raise RuntimeSetupError("fp16 training on CPU is not supported by torch: use precision='fp32'.")
     if seed is not None:
-        from transformers import set_seed
-
-        set_seed(seed)
+        seed_everything(seed)
     rt = Runtime(info, name, info.device, dtype, reason, precision_warnings(info))
     if not quiet:
         print(rt.banner())

@@ -244,8 +244,7 @@ DATA_MD = """
 The instruction data set has short questions in several tasks (capitals, continents, opposites, animal sounds,
 sums, ...). It is split **by entity**: a country in the test split never appears in training, so the test score
 measures whether the model learned the *format* and can still recall what it knew from pretraining, not whether it
-memorised answers. Expect a few hundred examples per task family in training and a few dozen in each of
-validation and test.
+memorised answers. Expect a few hundred training examples over all tasks, and fewer in validation and test.
 """
 
 DATA_LOAD = """\
@@ -307,7 +306,7 @@ for text in (" Lima", "Lima", "\\nLima"):
 
 SPACE_AFTER = """\
 Common mistake: putting the response on a new line (`"### Response:\\nLima"`). The model then has to learn new
-tokens for every answer, and on held-out countries it cannot: it never saw `"\\nLima"` in pretraining.
+tokens for every answer, and on held-out countries it often cannot: it never saw `"\\nLima"` in pretraining.
 """
 
 EX2_MD = """
@@ -392,8 +391,8 @@ the `labels` are a copy of the token ids where every position that should not be
 (`IGNORE_INDEX`, which PyTorch's cross-entropy skips). The model shifts labels by one position itself, so
 `labels[i]` is simply the id at position `i`.
 
-Common mistake: forgetting to mask the prompt. The model then spends its training on predicting *questions*,
-and learns the format much more slowly.
+Common mistake: forgetting to mask the prompt. The loss then also rewards predicting the *questions*, which
+are most of the tokens, so the answers get only a small share of what the model learns.
 
 ### Exercise 3 — `tokenize_with_labels`
 

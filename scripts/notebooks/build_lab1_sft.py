@@ -802,7 +802,8 @@ trainer = Trainer(model=peft_model, args=args, train_dataset=tokenized["train"],
 start = time.perf_counter()
 train_output = trainer.train()
 train_seconds = time.perf_counter() - start
-print(f"{steps} steps in {train_seconds:.1f} s ({steps / train_seconds:.1f} steps/s), final loss {train_output.training_loss:.3f} (average)")"""
+print(f"{steps} steps in {train_seconds:.1f} s ({steps / train_seconds:.1f} steps/s), "
+      f"average training loss {train_output.training_loss:.3f}")"""
 
 LOSS_PLOT = """\
 history = trainer.state.log_history

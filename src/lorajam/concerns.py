@@ -484,7 +484,7 @@ def measure_baseline(base, tokenizer, facts: Sequence[data.Fact], test_examples:
 def finetune_and_measure(
     base, tokenizer, spec: RunSpec, train_examples: Sequence[dict], test_examples: Sequence[dict],
     facts: Sequence[data.Fact], texts: Sequence[str], baseline: Baseline, *, steps: int = 150, batch_size: int = 16,
-    alpha: int = 16, seed: int = 0, n_train_eval: int = 64, progress: bool = False,
+    alpha: int = 16, seed: int = 0, n_train_eval: int = 32, progress: bool = False,
 ) -> RunResult:
     """Fine-tune a copy of `base` as `spec` says, merge any adapter, then measure learning and forgetting."""
     before = snapshot(base)
@@ -562,24 +562,24 @@ _LORA_QV = ("q_proj", "v_proj")
 SIZES: dict[str, Sizes] = {
     "quick": Sizes(
         mem_batch=4, mem_seq_len=64, mem_steps=2, mem_reference=False,
-        overfit_train=32, overfit_more=256, overfit_steps=60, overfit_batch=4, eval_every=12, n_val=32, n_test=32,
+        overfit_train=32, overfit_more=256, overfit_steps=48, overfit_batch=4, eval_every=12, n_val=32, n_test=32,
         sweep=(RunSpec("full", 1e-4), RunSpec("full", 1e-3), RunSpec("lora", 1e-3)),
-        sweep_steps=40, sweep_batch=8, sweep_train=None, n_facts=160, n_texts=16,
+        sweep_steps=30, sweep_batch=8, sweep_train=None, n_facts=160, n_texts=16,
     ),
     "standard": Sizes(
         mem_batch=8, mem_seq_len=128, mem_steps=3, mem_reference=False,
-        overfit_train=32, overfit_more=256, overfit_steps=300, overfit_batch=8, eval_every=20, n_val=85, n_test=169,
-        sweep=(RunSpec("full", 3e-5), RunSpec("full", 1e-4), RunSpec("full", 3e-4), RunSpec("full", 1e-3),
-               RunSpec("lora", 3e-4), RunSpec("lora", 1e-3), RunSpec("lora", 3e-3), RunSpec("lora", 1e-3, r=2),
+        overfit_train=32, overfit_more=256, overfit_steps=120, overfit_batch=8, eval_every=12, n_val=85, n_test=64,
+        sweep=(RunSpec("full", 1e-4), RunSpec("full", 3e-4), RunSpec("full", 1e-3),
+               RunSpec("lora", 3e-4), RunSpec("lora", 1e-3), RunSpec("lora", 3e-3),
                RunSpec("lora", 1e-3, r=32), RunSpec("lora", 1e-3, targets=ALL_LINEAR)),
-        sweep_steps=150, sweep_batch=16, sweep_train=None, n_facts=None, n_texts=64,
+        sweep_steps=100, sweep_batch=16, sweep_train=None, n_facts=None, n_texts=48,
     ),
     "full": Sizes(
         mem_batch=8, mem_seq_len=128, mem_steps=3, mem_reference=True,
         overfit_train=32, overfit_more=256, overfit_steps=600, overfit_batch=8, eval_every=25, n_val=85, n_test=169,
         sweep=(RunSpec("full", 1e-5), RunSpec("full", 3e-5), RunSpec("full", 1e-4), RunSpec("full", 3e-4),
                RunSpec("full", 1e-3), RunSpec("full", 3e-3), RunSpec("lora", 1e-4), RunSpec("lora", 3e-4),
-               RunSpec("lora", 1e-3), RunSpec("lora", 3e-3), RunSpec("lora", 1e-2), RunSpec("lora", 1e-3, r=2),
+               RunSpec("lora", 1e-3), RunSpec("lora", 3e-3), RunSpec("lora", 1e-3, r=2),
                RunSpec("lora", 1e-3, r=32), RunSpec("lora", 1e-3, r=128), RunSpec("lora", 1e-3, targets=ALL_LINEAR),
                RunSpec("lora", 3e-3, targets=ALL_LINEAR)),
         sweep_steps=400, sweep_batch=16, sweep_train=None, n_facts=None, n_texts=128,

@@ -189,6 +189,7 @@ class Playground:
         self._fig.subplots_adjust(left=0.06, right=0.99, bottom=0.16, top=0.9, wspace=0.28)
         self._ax_mem, self._ax_scale, self._ax_rank = self._fig.subplots(1, 3, width_ratios=[1.3, 1, 1])
         self._bg = None
+        self._axis_bg, self._axis_key = None, None  # background + memory-axis labels, per top value
         self._dynamic: list = []
         log2_ticks = [0, 2, 4, 6, 8]
 
@@ -205,7 +206,7 @@ class Playground:
         ax.set_yticks(MEM_TICKS, [""] * len(MEM_TICKS))
         self._mem_labels = [ax.text(-0.02, y, "", transform=ax.transAxes, ha="right", va="center", fontsize=9)
                             for y in MEM_TICKS]
-        self._dynamic += [*self._mem_labels, *(a for pair in self._gpu_lines for a in pair)]
+        self._axis_artists = [*self._mem_labels, *(a for pair in self._gpu_lines for a in pair)]
         ax.set_ylabel("GiB (estimate)", labelpad=16)
         ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=5, frameon=False,
                   handlelength=1.2, columnspacing=0.8)
@@ -243,7 +244,7 @@ class Playground:
         else:
             ax.text(0.5, 0.5, "no ΔW given\n(Playground(delta_w=...))", ha="center", va="center", fontsize=9)
             ax.set_axis_off()
-        for artist in self._dynamic:
+        for artist in [*self._dynamic, *self._axis_artists]:
             artist.set_animated(True)
 
     @staticmethod
@@ -259,6 +260,7 @@ class Playground:
         if s is not None:
             totals = [max(s.memory[m].total, s.memory[m].peak) / budget.GIB for m in budget.METHODS]
             top = self._nice_limit(max(totals) * 1.05)  # GiB at the top of the memory axis
+            self._top = top
             bottoms = [0.0] * 3
             for part, bars in self._bars.items():
                 for i, (bar, m) in enumerate(zip(bars, budget.METHODS, strict=True)):
@@ -292,7 +294,13 @@ class Playground:
         if self._bg is None:
             self._canvas.draw()  # animated (data) artists are skipped here
             self._bg = self._canvas.copy_from_bbox(self._fig.bbox)
-        self._canvas.restore_region(self._bg)
+        key = getattr(self, "_top", None)
+        if self._axis_bg is None or key != self._axis_key:  # memory-axis labels change only with its top
+            self._canvas.restore_region(self._bg)
+            for artist in self._axis_artists:
+                artist.axes.draw_artist(artist)
+            self._axis_bg, self._axis_key = self._canvas.copy_from_bbox(self._fig.bbox), key
+        self._canvas.restore_region(self._axis_bg)
         for artist in self._dynamic:
             artist.axes.draw_artist(artist)
         buf = io.BytesIO()

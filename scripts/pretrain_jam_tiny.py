@@ -53,6 +53,17 @@ def train_tokenizer(docs: list[str], vocab_size: int) -> PreTrainedTokenizerFast
     return fast
 
 
+def save_tokenizer(tokenizer, out: Path) -> None:
+    """Standard HF files; the class name is the portable one (transformers 4.x and 5.x both read it)."""
+    tokenizer.save_pretrained(out)
+    path = out / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    for key in ("is_local", "local_files_only"):  # where it was saved from, not part of the tokenizer
+        config.pop(key, None)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
 def pack(docs: list[str], tokenizer, block: int, seed: int) -> torch.Tensor:
     """bos + doc + eos for every document, concatenated and cut into `block`-token rows."""
     ids: list[int] = []
@@ -148,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"step {step + 1}: loss {sum(recent) / len(recent):.3f}, probe {probe:.1%}, {minutes:.1f} min",
                   flush=True)
             model.save_pretrained(args.out)
-            tokenizer.save_pretrained(args.out)
+            save_tokenizer(tokenizer, args.out)
     train_minutes = (time.time() - t_train) / 60
     log = {
         "args": {k: str(v) for k, v in vars(args).items()},

@@ -60,9 +60,9 @@ def test_corpus_states_every_probe_fact_in_its_probe_phrasing():
 
 def test_corpus_never_shows_the_instruction_format():
     corpus = data.pretraining_corpus()
-    head = PROMPT_TEMPLATE.split("{instruction}")[0].strip()
-    assert head not in corpus
-    assert "Response:" not in corpus
+    head, tail = (part.strip() for part in PROMPT_TEMPLATE.split("{instruction}"))
+    assert head not in corpus and tail not in corpus
+    assert "###" not in corpus
 
 
 def test_bundled_files_match_the_generator():

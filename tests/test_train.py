@@ -34,7 +34,7 @@ def tokenizer(tiny):
 def test_prompt_format():
     prompt = format_prompt("  What is the capital of Peru? ")
     assert prompt == PROMPT_TEMPLATE.format(instruction="What is the capital of Peru?")
-    assert prompt.endswith("### Response:")
+    assert prompt.endswith("### Answer:")
     assert format_example(PERU) == (prompt, " Lima")
 
 

@@ -5,8 +5,9 @@ All text is generated here from the hand-written tables in `lorajam.knowledge`, 
 
 * `probe_facts()`: one declarative prompt per fact ("The capital of Peru is" -> "Lima"), used by
   `lorajam.train.knowledge_probe` to check what the base model knows.
-* `pretraining_corpus(seed)`: every fact in many phrasings (statements, questions answered in prose, short
-  stories), plus lists; this is what `scripts/pretrain_jam_tiny.py` trains on.
+* `pretraining_corpus(seed)`: every fact in many phrasings (statements, questions answered in prose, quiz pages
+  such as "Q: ... A: Lima.", short stories), plus lists; this is what `scripts/pretrain_jam_tiny.py` trains on.
+  Like web text, it teaches the model to answer questions, but never in the SFT chat format.
 * `instruction_examples(split)`: instruction/response pairs (bundled JSONL) in a chat format the model never saw
   in pretraining. Splits are by *entity*: a test country, animal or word pair never appears in train/validation.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,12 +270,35 @@ def _list_doc(rng: random.Random) -> str:
     return f"Some countries in {cont}: " + ", ".join(picked) + "."
 
 
+# Question/answer layouts of quiz pages in the pretraining text. The SFT format ("### Instruction:" /
+# "### Response:", answer + eos) is never among them: learning it is the job of SFT.
+_QA_ROLES: tuple[tuple[str, str], ...] = (
+    ("Q:", "A:"), ("Question:", "Answer:"), ("Teacher:", "Student:"), ("Quiz:", "Reply:"),
+)
+
+
+def _quiz(rng: random.Random, rows: list) -> str:
+    """A short quiz page: questions in the instruction phrasings, each answer as a sentence ending in '.'."""
+    ask, reply = rng.choice(_QA_ROLES)
+    sep = rng.choice(["\n", " "])
+    lines = []
+    for _, _, task, args, response in rng.sample(rows, rng.randint(2, 5)):
+        question = rng.choice(_TASKS[task]).format(*args)
+        lines.append(f"{ask} {question}{sep}{reply} {response}.")
+    return "\n".join(lines)
+
+
 def _documents(rng: random.Random) -> Iterator[str]:
     fams = _families()
     names = list(fams)
     weights = [fams[n][0] for n in names]
+    rows = _raw_examples()
     while True:
         kind = rng.random()
+        if kind < 0.2:
+            yield _quiz(rng, rows)
+            continue
+        kind = (kind - 0.2) / 0.8
         if kind < 0.5:  # a paragraph on one topic
             fam = rng.choices(names, weights)[0]
             _, sample, heading = fams[fam]
@@ -370,7 +395,8 @@ def build_instruction_examples(seed: int = DATA_SEED) -> list[dict]:
     for group, entity, task, args, response in _raw_examples():
         template = rng.choice(_TASKS[task])
         out.append({
-            "instruction": template.format(*args),
+            # "a eagle" -> "an eagle" (the pretraining quiz pages of the released model kept "a eagle").
+            "instruction": re.sub(r"\ba ([aeiouAEIOU])", r"an \1", template.format(*args)),
             "response": response,
             "task": task,
             "entity": f"{group}:{entity}",

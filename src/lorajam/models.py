@@ -28,6 +28,14 @@ def jam_tiny_path() -> Path:
     return Path(__file__).resolve().parent / "assets" / "jam-tiny"
 
 
+def jam_tiny_card() -> str:
+    """The jam-tiny model card (data, config, training time, measured figures, limitations, licence)."""
+    path = jam_tiny_path() / "MODEL_CARD.md"
+    if not path.exists():
+        raise UnknownModelError(f"{path} is missing: reinstall lorajam.")
+    return path.read_text(encoding="utf-8")
+
+
 def is_hub_id(name: str) -> bool:
     """True for names shaped like a Hub repository id (`owner/name`) that are not local folders."""
     parts = name.split("/")

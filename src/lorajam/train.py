@@ -1,6 +1,6 @@
 """SFT helpers: the prompt format, label masking, exact-match evaluation and small LoRA / full training loops.
 
-The prompt format ends with "### Response:" and the response starts with a space (" Lima"), so the answer is
+The prompt format ends with "### Answer:" and the response starts with a space (" Lima"), so the answer is
 tokenised exactly as in pretraining ("The capital of Peru is Lima."). A response glued to a newline ("\\nLima")
 would be a different token sequence the model has never seen after a question: the most common silent mistake.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-PROMPT_TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:"
+PROMPT_TEMPLATE = "### Instruction:\n{instruction}\n\n### Answer:"
 RESPONSE_PREFIX = " "  # the answer keeps its leading space: " Lima", as in pretraining
 IGNORE_INDEX = -100
 
@@ -31,10 +31,10 @@ CHAT_TEMPLATE = (
     "{{ bos_token }}"
     "{% for message in messages %}"
     "{% if message['role'] == 'user' %}### Instruction:\n{{ message['content'] }}\n\n"
-    "{% elif message['role'] == 'assistant' %}### Response: {{ message['content'] }}{{ eos_token }}"
+    "{% elif message['role'] == 'assistant' %}### Answer: {{ message['content'] }}{{ eos_token }}"
     "{% endif %}"
     "{% endfor %}"
-    "{% if add_generation_prompt %}### Response:{% endif %}"
+    "{% if add_generation_prompt %}### Answer:{% endif %}"
 )
 
 

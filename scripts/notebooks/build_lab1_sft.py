@@ -333,7 +333,7 @@ EX2_VISIBLE = """\
 result = format_example({"instruction": "What is the capital of Peru?", "response": "Lima"})
 assert isinstance(result, tuple) and len(result) == 2, "format_example must return a tuple (prompt, response)"
 prompt, response = as_str(result[0], "the prompt"), as_str(result[1], "the response")
-expected_prompt = "### Instruction:\\nWhat is the capital of Peru?\\n\\n### Response:"
+expected_prompt = PROMPT_TEMPLATE.format(instruction="What is the capital of Peru?")
 assert prompt == expected_prompt, f"use PROMPT_TEMPLATE: expected {expected_prompt!r}, got {prompt!r}"
 assert response == " Lima", f"the response keeps one leading space (' Lima', as in pretraining), got {response!r}"
 print("Exercise 2: visible tests passed")"""
@@ -341,11 +341,11 @@ print("Exercise 2: visible tests passed")"""
 EX2_HIDDEN = hidden("whitespace around instruction and response, extra fields, other tasks.", """
 cases = [
     ({"instruction": "  What is 2 plus 3?  ", "response": " 5\\n", "task": "sum", "split": "train"},
-     ("### Instruction:\\nWhat is 2 plus 3?\\n\\n### Response:", " 5")),
+     (PROMPT_TEMPLATE.format(instruction="What is 2 plus 3?"), " 5")),
     ({"instruction": "What is the opposite of hot?", "response": "cold"},
-     ("### Instruction:\\nWhat is the opposite of hot?\\n\\n### Response:", " cold")),
+     (PROMPT_TEMPLATE.format(instruction="What is the opposite of hot?"), " cold")),
     ({"response": "Lima", "instruction": "\\nName the capital city of Peru.\\n"},
-     ("### Instruction:\\nName the capital city of Peru.\\n\\n### Response:", " Lima")),
+     (PROMPT_TEMPLATE.format(instruction="Name the capital city of Peru."), " Lima")),
 ]
 for example, (expected_prompt, expected_response) in cases:
     with quiet():

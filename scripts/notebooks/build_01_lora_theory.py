@@ -34,11 +34,13 @@ from tqdm.auto import tqdm
 
 from lorajam import lora
 
+device = rt.device
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")  # harmless notice from peft + transformers 5
 if QUICK:  # a headless CI run: same lessons, fewer steps
     FT_STEPS, LORA_STEPS = min(FT_STEPS, 12), min(LORA_STEPS, 10)
+    if device == "cpu":  # CI shares its CPU cores: with one thread torch never waits for a busy core
+        torch.set_num_threads(1)
 torch.manual_seed(SEED)
-device = rt.device
 """
 
 # ------------------------------------------------------------------------------------------------ section 1

@@ -23,6 +23,7 @@ IMPORTS = """\
 import copy
 
 import matplotlib.pyplot as plt
+import torch
 
 from lorajam import budget, data, models, train
 from lorajam.playground import Playground, finetune_delta_w
@@ -30,6 +31,8 @@ from lorajam.playground import Playground, finetune_delta_w
 BATCH_SIZE = 16  # examples per training step of jam-tiny
 if QUICK:  # a headless CI run: same lessons, fewer and smaller steps
     TRAIN_STEPS, DELTA_STEPS, BATCH_SIZE = min(TRAIN_STEPS, 10), min(DELTA_STEPS, 4), 8
+    if rt.device == "cpu":  # CI shares its CPU cores: with one thread torch never waits for a busy core
+        torch.set_num_threads(1)
 GIB = 2**30
 jam_tiny, tokenizer = models.load(models.JAM_TINY, device=rt.device)  # the bundled model we train below
 """

@@ -85,9 +85,11 @@ def main(argv: list[str] | None = None) -> None:
         more = concerns.sample(train_split, S.overfit_more, seed)
         curves = [
             concerns.overfit_run(model, tokenizer, small, val, test, method="full", lr=1e-3, **run,
-                                 label=f"full FT, {len(small)} examples"),
-            concerns.overfit_run(model, tokenizer, more, val, test, method="full", lr=1e-3, **run,
-                                 label=f"full FT, {len(more)} examples"),
+                                 label=f"full FT lr=1e-3, {len(small)} examples"),
+            concerns.overfit_run(model, tokenizer, small, val, test, method="full", lr=3e-4, **run,
+                                 label=f"full FT lr=3e-4, {len(small)} examples"),
+            concerns.overfit_run(model, tokenizer, more, val, test, method="full", lr=3e-4, **run,
+                                 label=f"full FT lr=3e-4, {len(more)} examples"),
         ]
         if args.size != "quick":
             curves += [

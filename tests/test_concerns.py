@@ -200,33 +200,38 @@ def test_compare_memory_rejects_bad_settings():
 # ---------------------------------------------------------------- claim 2: overfitting
 @pytest.fixture(scope="module")
 def curves(jam, splits):
+    """The notebook's three quick runs: 32 examples at lr 1e-3, 32 at 3e-4, 256 at 3e-4 (all full FT)."""
     model, tokenizer = jam
     val = concerns.sample(splits["validation"], QUICK.n_val, SEED)
     test = concerns.sample(splits["test"], QUICK.n_test, SEED)
-    out = []
-    for n in (QUICK.overfit_train, QUICK.overfit_more):
-        examples = concerns.sample(splits["train"], n, SEED)
-        out.append(concerns.overfit_run(model, tokenizer, examples, val, test, method="full", lr=1e-3,
-                                        steps=QUICK.overfit_steps, eval_every=QUICK.eval_every,
-                                        batch_size=QUICK.overfit_batch, seed=SEED, progress=False))
-    return out
+    small = concerns.sample(splits["train"], QUICK.overfit_train, SEED)
+    more = concerns.sample(splits["train"], QUICK.overfit_more, SEED)
+    run = dict(steps=QUICK.overfit_steps, eval_every=QUICK.eval_every, batch_size=QUICK.overfit_batch, seed=SEED,
+               progress=False)
+    return [concerns.overfit_run(model, tokenizer, examples, val, test, method="full", lr=lr, **run)
+            for examples, lr in ((small, 1e-3), (small, 3e-4), (more, 3e-4))]
 
 
 def test_overfitting_training_loss_collapses(curves):
-    few = curves[0]
-    assert few.steps == list(range(0, QUICK.overfit_steps + 1, QUICK.eval_every))
-    assert few.train_loss[-1] < 0.2 * few.train_loss[0]
+    high = curves[0]
+    assert high.steps == list(range(0, QUICK.overfit_steps + 1, QUICK.eval_every))
+    assert high.train_loss[-1] < 0.2 * high.train_loss[0]
 
 
 def test_overfitting_validation_loss_rises_after_its_minimum(curves):
-    few = curves[0]
-    assert few.best_step < few.steps[-1]
-    assert few.rise > 0
+    high = curves[0]
+    assert high.best_step < high.steps[-1]
+    assert high.rise > 0
+
+
+def test_a_lower_learning_rate_overfits_less(curves):
+    high, low, _ = curves
+    assert low.rise < high.rise
 
 
 def test_more_data_reaches_a_lower_validation_loss(curves):
-    few, many = curves
-    assert many.val_loss[many.best] < few.val_loss[few.best]
+    _, low, many = curves
+    assert many.val_loss[many.best] < low.val_loss[low.best]
 
 
 def test_overfit_run_does_not_touch_the_base_model(jam, splits):

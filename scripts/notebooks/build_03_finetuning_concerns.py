@@ -145,7 +145,8 @@ OVERFIT_MD = """\
 ## 2. Overfitting
 
 *Large models are very expressive; full fine-tuning on small data sets can easily overfit.* To see it, fine-tune
-on only **{n} training examples** for many epochs (a few examples per step, so one epoch is a handful of steps). Every few steps
+every weight at a learning rate on the high side for full fine-tuning (1e-3) on only **{n} training examples**
+for many epochs (a few examples per step, so one epoch is a handful of steps). Every few steps
 measure three things: the loss on those training examples, the loss on held-out **validation** examples, and
 exact match on held-out **test** entities (countries, animals, words the training set never mentions).
 
@@ -159,7 +160,7 @@ val = concerns.sample(val_split, S.n_val, SEED)
 test = concerns.sample(test_split, S.n_test, SEED)
 run = dict(steps=S.overfit_steps, eval_every=S.eval_every, batch_size=S.overfit_batch, seed=SEED)
 curves = [concerns.overfit_run(model, tokenizer, small, val, test, method="full", lr=1e-3, **run,
-                               label=f"full FT, {len(small)} examples")]
+                               label=f"full FT lr=1e-3, {len(small)} examples")]
 print(concerns.table([c.row() for c in curves]))
 fig = plots.plot_curves(curves)
 """
@@ -183,20 +184,23 @@ alone would have told you the run was going beautifully: always watch a held-out
 HELPS_MD = """\
 ### What helps
 
-Four standard remedies, on the same plot:
+Standard remedies, on the same plot:
 - **stop early**: keep the checkpoint at the validation minimum (the dot), no extra run needed;
-- **more data**: the same steps on {more} examples instead of {n};
-- **fewer trainable parameters**: LoRA (r = 8 on q/v) on the same {n} examples;
-- **dropout** on the LoRA branch (0.1) with a smaller rank (r = 2).
+- **a lower learning rate**: 3e-4 on the same {n} examples;
+- **more data**: {more} examples instead of {n}, at that lower learning rate;
+- **fewer trainable parameters**: LoRA (r = 8 on q/v) on the same {n} examples (not in `QUICK` mode);
+- **dropout** on the LoRA branch (0.1) with a smaller rank (r = 2) (not in `QUICK` mode).
 
-In `QUICK` mode only the "more data" run is added. **Expect** more data to reach a lower validation loss than
-the {n}-example run.
+**Expect** the validation loss at the lower learning rate to climb less by the end than at 1e-3, and more data to
+reach a lower validation loss than {n} examples at the same learning rate.
 """
 
 HELPS_RUN = """\
 more = concerns.sample(train_split, S.overfit_more, SEED)
-curves.append(concerns.overfit_run(model, tokenizer, more, val, test, method="full", lr=1e-3, **run,
-                                   label=f"full FT, {len(more)} examples"))
+curves.append(concerns.overfit_run(model, tokenizer, small, val, test, method="full", lr=3e-4, **run,
+                                   label=f"full FT lr=3e-4, {len(small)} examples"))
+curves.append(concerns.overfit_run(model, tokenizer, more, val, test, method="full", lr=3e-4, **run,
+                                   label=f"full FT lr=3e-4, {len(more)} examples"))
 if not QUICK:
     curves.append(concerns.overfit_run(model, tokenizer, small, val, test, method="lora", lr=1e-3, r=8, **run,
                                        label=f"LoRA r=8, {len(small)} examples"))
@@ -207,10 +211,12 @@ fig = plots.plot_curves(curves)
 """
 
 HELPS_CHECK = """\
-few, many = curves[0], curves[1]
-print(f"lowest validation loss: {few.val_loss[few.best]:.2f} with {few.n_train} examples, "
+high, low, many = curves[0], curves[1], curves[2]
+print(f"validation loss climbs {high.rise:.2f} after its minimum at lr=1e-3, {low.rise:.2f} at lr=3e-4")
+print(f"lowest validation loss at lr=3e-4: {low.val_loss[low.best]:.2f} with {low.n_train} examples, "
       f"{many.val_loss[many.best]:.2f} with {many.n_train}")
-assert many.val_loss[many.best] < few.val_loss[few.best], "expected more data to generalise better"
+assert low.rise < high.rise, "expected the lower learning rate to overfit less"
+assert many.val_loss[many.best] < low.val_loss[low.best], "expected more data to generalise better"
 """
 
 HELPS_READ = """\

@@ -268,8 +268,8 @@ for fact, completion in zip(facts, completions, strict=True):
     print(f"{fact.prompt!r:40} -> {completion!r:14} (fact: {fact.answer})")"""
 
 BASE_SCORE_MD = """
-But asked in the instruction format, the base model has no idea that an answer should follow
-`### Response:`. Its test-split **exact match** (the greedy answer, up to the end of the line, equals the
+But asked in the instruction format, the base model has no idea that an answer should follow the prompt's
+last line. Its test-split **exact match** (the greedy answer, up to the end of the line, equals the
 response) is low. Expect well under 30%:
 """
 
@@ -305,7 +305,7 @@ for text in (" Lima", "Lima", "\\nLima"):
     print(f"{text!r:10} -> {tokenizer.tokenize(text)}")"""
 
 SPACE_AFTER = """\
-Common mistake: putting the response on a new line (`"### Response:\\nLima"`). The model then has to learn new
+Common mistake: putting the response on a new line after the prompt (`prompt + "\\nLima"`). The model then has to learn new
 tokens for every answer, and on held-out countries it often cannot: it never saw `"\\nLima"` in pretraining.
 """
 

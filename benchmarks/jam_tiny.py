@@ -120,7 +120,8 @@ def main() -> int:
                      f"goal >= 85 %; {SFT_STEPS} steps in {result.seconds:.1f} s (goal <= 60 s); val {val:.1%}"))
 
     width = max(len(r[0]) for r in rows)
-    print(f"\njam-tiny benchmark ({args.threads} threads, torch {torch.__version__})")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\njam-tiny benchmark ({args.threads} threads, torch {torch.__version__}, load average {load})")
     print(f"{'measure'.ljust(width)}  {'value':>12}  notes")
     for name, value, note in rows:
         print(f"{name.ljust(width)}  {value:>12}  {note}")

@@ -110,6 +110,19 @@ def _wait_for_playground(page, timeout: float = 150) -> None:
     raise TimeoutError(f"the playground did not appear within {timeout} s")
 
 
+def _wait_for_count(page, expected: int, timeout_ms: int = 20_000) -> None:
+    """Wait until the displayed trainable-parameter count reads `expected` (the widget may still be rendering)."""
+    try:
+        page.wait_for_function(
+            "n => { const e = document.querySelector('.lj-trainable');"
+            " return e !== null && e.innerText.replaceAll(',', '') === String(n); }",
+            arg=expected, timeout=timeout_ms,
+        )
+    except Exception:  # noqa: BLE001 - report what is shown instead of a bare timeout
+        shown = page.locator(".lj-trainable").first.inner_text()
+        pytest.fail(f"the playground shows {shown!r} trainable parameters, expected {expected:,}")
+
+
 def _trainable(page) -> int:
     return int(page.locator(".lj-trainable").first.inner_text().replace(",", ""))
 
@@ -130,17 +143,14 @@ def test_run_all_then_move_the_rank_slider(lab):
             page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 
             _wait_for_playground(page)
-            assert _trainable(page) == budget.lora_params(arch, 8, ("q_proj", "v_proj"))
+            _wait_for_count(page, budget.lora_params(arch, 8, ("q_proj", "v_proj")))
 
             slider = page.locator(".widget-slider", has=page.get_by_text("rank r", exact=True))
             handle = slider.locator(".noUi-handle").first
             handle.focus()
             handle.press("ArrowRight")  # 8 -> 16: the next power of two
             expected = budget.lora_params(arch, 16, ("q_proj", "v_proj"))
-            page.wait_for_function(
-                "n => document.querySelector('.lj-trainable').innerText.replaceAll(',', '') === String(n)",
-                arg=expected, timeout=20_000,
-            )
+            _wait_for_count(page, expected)
             assert _trainable(page) == expected == 2 * budget.lora_params(arch, 8, ("q_proj", "v_proj"))
             assert "16" in slider.locator(".widget-readout").first.inner_text()
         except Exception:

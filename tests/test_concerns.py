@@ -91,6 +91,15 @@ def test_sizes_quick_wins_then_full():
         assert {spec.method for spec in s.sweep} == {"full", "lora"}
 
 
+def test_expect_prints_raises_or_reports(capsys):
+    assert concerns.expect(True, "a claim") is True
+    with pytest.raises(AssertionError, match="expected a claim"):
+        concerns.expect(False, "a claim")
+    assert concerns.expect(False, "a claim", strict=False) is False
+    out = capsys.readouterr().out
+    assert "as expected: a claim" in out and "NOT on this model: a claim" in out
+
+
 def test_sample_is_seeded_and_all_when_too_few():
     items = list(range(100))
     assert concerns.sample(items, 10, 3) == concerns.sample(items, 10, 3) != concerns.sample(items, 10, 4)

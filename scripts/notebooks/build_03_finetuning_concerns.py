@@ -19,8 +19,9 @@ and **catastrophic forgetting** of what the model learned in pretraining. Here y
 machine, full fine-tuning (every weight trainable) beside LoRA.
 
 Sizes come from the parameters above: `QUICK` (CI, about a minute), the default run (several minutes on a laptop
-CPU, about a minute on a GPU), or `FULL` (longer and sharper). Every number below is computed when you run the notebook; the text only says
-what to expect and the code checks it.
+CPU, about a minute on a GPU), or `FULL` (longer and sharper). Every number below is computed when you run the
+notebook; the text only says what to expect and the code checks it. On jam-tiny every check must hold (the
+course's tests run them); on another model a check that does not hold is printed as a finding, not an error.
 """
 
 SETUP = """\
@@ -30,6 +31,7 @@ from lorajam import concerns, data, models
 from lorajam import concerns_plots as plots
 
 S = concerns.sizes(QUICK, FULL)
+STRICT = rt.model_name == "jam-tiny"  # the checks below fail loudly on jam-tiny; on other models they report
 torch.manual_seed(SEED)
 # fp32 on purpose, also on a GPU: full fine-tuning with pure fp16 weights loses small Adam updates to rounding
 # (real runs use mixed precision, which keeps an fp32 master copy: part of the memory bill below).
@@ -85,12 +87,12 @@ for name in dict.fromkeys(r.model for r in mem_rows):
         ratio = full.measured_bytes / lora_row.measured_bytes
         print(f"{name}: full FT needs {ratio:.1f}x the memory of {setting} "
               f"({100 * lora_row.trainable / full.trainable:.2f}% of the weights trainable)")
-        assert 1 < ratio < 4, "expected full fine-tuning to need more memory than LoRA, but less than 4x"
+        concerns.expect(1 < ratio < 4, f"full FT needs more memory than {setting}, but less than 4x", STRICT)
     for r in [full, *rows.values()]:
         error = r.estimate_bytes / r.measured_bytes - 1
         print(f"{name}, {r.setting}: estimate off by {error:+.0%}")
         if rt.device == "cpu":
-            assert abs(error) < 0.2, "expected the estimate within 20% of the measurement"
+            concerns.expect(abs(error) < 0.2, f"the {r.setting} estimate within 20% of the measurement", STRICT)
 """
 
 COST_READ = """\
@@ -126,8 +128,8 @@ print(f"GPT-3 175B estimate: full {full_tb:.2f} TB -> LoRA {lora_tb:.2f} TB, {fu
       f"(paper: 1.2 TB -> 0.35 TB, {1.2 / 0.35:.1f}x; PEFT README T0_3B: {47.14 / 14.4:.1f}x)")
 llama65 = {row["model"]: row for row in scaled}["LLaMA-65B"]
 print(f"LLaMA-65B estimate: QLoRA {llama65['qlora GB']} GB, LoRA {llama65['lora GB']} GB, full {llama65['full GB']} GB")
-assert all(row["full GB"] > 80 for row in scaled), "expected full FT of 7B+ models to overflow one 80 GB A100"
-assert llama65["qlora GB"] < 48 < llama65["lora GB"], "expected only QLoRA to fit LLaMA-65B on a 48 GB GPU"
+concerns.expect(all(row["full GB"] > 80 for row in scaled), "full FT of every 7B+ model overflows one 80 GB A100")
+concerns.expect(llama65["qlora GB"] < 48 < llama65["lora GB"], "only QLoRA fits LLaMA-65B on a 48 GB GPU")
 """
 
 SCALE_READ = """\
@@ -171,8 +173,8 @@ print(f"training loss {c.train_loss[0]:.2f} -> {c.train_loss[-1]:.3f}; validatio
       f"({c.val_loss[c.best]:.2f}), {c.val_loss[-1]:.2f} at the end")
 print(f"exact match at the end: {c.train_exact[-1]:.0%} on its {c.n_train} training pairs, "
       f"{c.test_exact[-1]:.0%} on unseen test entities")
-assert c.train_loss[-1] < 0.2 * c.train_loss[0], "expected the training loss to collapse"
-assert c.rise > 0 and c.best_step < c.steps[-1], "expected the validation loss to rise after its minimum"
+concerns.expect(c.train_loss[-1] < 0.2 * c.train_loss[0], "the training loss collapses", STRICT)
+concerns.expect(c.rise > 0 and c.best_step < c.steps[-1], "the validation loss rises after its minimum", STRICT)
 """
 
 OVERFIT_READ = """\
@@ -215,8 +217,8 @@ high, low, many = curves[0], curves[1], curves[2]
 print(f"validation loss climbs {high.rise:.2f} after its minimum at lr=1e-3, {low.rise:.2f} at lr=3e-4")
 print(f"lowest validation loss at lr=3e-4: {low.val_loss[low.best]:.2f} with {low.n_train} examples, "
       f"{many.val_loss[many.best]:.2f} with {many.n_train}")
-assert low.rise < high.rise, "expected the lower learning rate to overfit less"
-assert many.val_loss[many.best] < low.val_loss[low.best], "expected more data to generalise better"
+concerns.expect(low.rise < high.rise, "the lower learning rate overfits less", STRICT)
+concerns.expect(many.val_loss[many.best] < low.val_loss[low.best], "more data reaches a lower validation loss", STRICT)
 """
 
 HELPS_READ = """\
@@ -268,7 +270,7 @@ fig = plots.plot_tradeoff(baseline, results)
 FORGET_CHECK = """\
 worst_full, worst_lora = concerns.worst_retention(results, "full"), concerns.worst_retention(results, "lora")
 print(f"worst retention: full fine-tuning {worst_full:.0%}, LoRA {worst_lora:.0%}")
-assert worst_full < worst_lora, "expected the worst full fine-tuning run to forget more than the worst LoRA run"
+concerns.expect(worst_full < worst_lora, "the worst full FT run forgets more than the worst LoRA run", STRICT)
 """
 
 MOVE_MD = """\
@@ -288,12 +290,13 @@ for lr in full_lrs:
         full_run = runs("full", lr)[0]
         print(f"lr={lr:g}: full FT moved {full_run.weight_change:.3f}, kept {full_run.retention:.0%}; "
               f"{lora_run.spec.label} moved {lora_run.weight_change:.3f}, kept {lora_run.retention:.0%}")
-        assert lora_run.weight_change < full_run.weight_change, "expected LoRA to move the weights less"
-        assert lora_run.retention >= full_run.retention, "expected LoRA to keep at least as much at the same lr"
+        concerns.expect(lora_run.weight_change < full_run.weight_change, "LoRA moves the weights less", STRICT)
+        concerns.expect(lora_run.retention >= full_run.retention, "LoRA keeps at least as much", STRICT)
 low, high = runs("full", full_lrs[0])[0], runs("full", full_lrs[-1])[0]
 print(f"full FT: lr={low.spec.lr:g} moved {low.weight_change:.3f} and kept {low.retention:.0%}; "
       f"lr={high.spec.lr:g} moved {high.weight_change:.3f} and kept {high.retention:.0%}")
-assert high.weight_change > low.weight_change and high.retention < low.retention
+concerns.expect(high.weight_change > low.weight_change and high.retention < low.retention,
+                "full FT at the higher learning rate moves the weights further and forgets more", STRICT)
 """
 
 FORGET_READ = """\

@@ -13,10 +13,10 @@ API
     This also counts allocator slack and library scratch buffers, so it is honest but a little high; for clean
     numbers use a fresh process (`measure_in_subprocess`, which also makes glibc return freed buffers at once).
   - Elsewhere (macOS/Windows CPU): `peak_bytes` is None, time is still measured.
-- `measure_in_subprocess(model, method, r=8, targets=..., batch=1, seq_len=64, steps=3) -> dict`: the same in
-  a fresh Python process, on `jam-tiny` (bundled weights) or a random-weight model of a `lorajam.budget` preset
-  (e.g. "SmolLM2-135M"; `layers=` shortens it): full fine-tuning or LoRA (peft), AdamW. Adds `estimate`
-  (budget's peak), `estimate_sum`, `parts` and `error` (estimate / measured - 1).
+- `measure_in_subprocess(model, method, r=8, targets=..., batch=1, seq_len=64, steps=3, device="cpu") -> dict`:
+  the same in a fresh Python process, on `jam-tiny` (bundled weights) or a random-weight model of a
+  `lorajam.budget` preset (e.g. "SmolLM2-135M"; `layers=` shortens it): full fine-tuning or LoRA (peft), AdamW,
+  fp32. Adds `estimate` (budget's peak), `estimate_sum`, `parts` and `error` (estimate / measured - 1).
 - `saved_activation_bytes(model, batch) -> int`: bytes autograd keeps for backward in one forward pass (unique
   storages, parameters excluded): the "activations" term of the estimate, measured exactly.
 - `random_model(arch)`: a random-weight `*ForCausalLM` with an `Architecture`'s shapes (Llama, Qwen2, Gemma 3).
@@ -207,10 +207,12 @@ def _run(args: argparse.Namespace) -> dict:
     targets = args.targets.split(",")
     if args.warmup:  # load lazy kernels and libraries once, so they are not counted
         warm, _ = build(args.model, args.method, args.r, targets, layers=1)
+        warm.to(args.device)
         ids = torch.randint(0, warm.config.vocab_size, (1, 8))
         measure_training_step(warm, {"input_ids": ids, "labels": ids}, steps=2)
         del warm
     net, arch = build(args.model, args.method, args.r, targets, layers=args.layers)
+    net.to(args.device)
     ids = torch.randint(0, arch.vocab, (args.batch, args.seq_len))
     result = measure_training_step(net, {"input_ids": ids, "labels": ids}, steps=args.steps)
     est = budget.memory(arch, args.method, r=args.r, targets=targets, batch=args.batch, seq_len=args.seq_len)
@@ -224,7 +226,8 @@ def _run(args: argparse.Namespace) -> dict:
 
 def measure_in_subprocess(model: str, method: str, r: int = 8, targets: Iterable[str] = ("q_proj", "v_proj"),
                           batch: int = 1, seq_len: int = 64, steps: int = 3, threads: int = 2,
-                          warmup: bool = True, layers: int | None = None, timeout: float = 600) -> dict:
+                          warmup: bool = True, layers: int | None = None, device: str = "cpu",
+                          timeout: float = 600) -> dict:
     """Measure one training setting in a fresh Python process (clean allocator); returns the result dict."""
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0",
            "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -232,6 +235,7 @@ def measure_in_subprocess(model: str, method: str, r: int = 8, targets: Iterable
            "--targets", ",".join(targets), "--batch", str(batch), "--seq-len", str(seq_len), "--steps", str(steps),
            "--threads", str(threads)] + ([] if warmup else ["--no-warmup"])
     cmd += ["--layers", str(layers)] if layers else []
+    cmd += ["--device", device]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"measurement failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}")
@@ -249,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--layers", type=int, default=None, help="shorten a random preset to this many blocks")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda to read the CUDA allocator's peak")
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
     print(json.dumps(_run(parser.parse_args(argv))))
 

@@ -577,7 +577,7 @@ _LORA_QV = ("q_proj", "v_proj")
 SIZES: dict[str, Sizes] = {
     "quick": Sizes(
         mem_batch=4, mem_seq_len=64, mem_steps=2, mem_reference=False,
-        overfit_train=32, overfit_more=256, overfit_steps=48, overfit_batch=4, eval_every=12, n_val=32, n_test=32,
+        overfit_train=32, overfit_more=256, overfit_steps=36, overfit_batch=4, eval_every=12, n_val=32, n_test=32,
         sweep=(RunSpec("full", 1e-4), RunSpec("full", 1e-3), RunSpec("lora", 1e-3)),
         sweep_steps=30, sweep_batch=8, sweep_train=None, n_facts=160, n_texts=16,
     ),

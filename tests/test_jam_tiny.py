@@ -10,7 +10,7 @@ from lorajam import data, models
 from lorajam.train import exact_match, knowledge_probe, train_lora
 
 # LoRA sanity run: r=8, alpha=16, q/v; seconds measured by benchmarks/jam_tiny.py (goal <= 60 s on 2 cores).
-SFT_STEPS = 100
+SFT_STEPS = 200
 SFT_LR = 3e-3
 SFT_BATCH = 16
 

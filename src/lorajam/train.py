@@ -119,7 +119,7 @@ def answer_of(generated: str, stops: str = "\n") -> str:
 
 
 def exact_match(
-    model, tokenizer, examples: Iterable[dict], max_new_tokens: int = 8, batch_size: int = 64,
+    model, tokenizer, examples: Iterable[dict], max_new_tokens: int = 12, batch_size: int = 64,
     return_predictions: bool = False, progress: bool = False,
 ):
     """Fraction of examples whose greedy answer (up to eos or newline) equals the response exactly.
@@ -137,7 +137,8 @@ def exact_match(
 
 
 def knowledge_probe(
-    model, tokenizer, facts=None, batch_size: int = 128, return_details: bool = False, progress: bool = False,
+    model, tokenizer, facts=None, max_new_tokens: int = 10, batch_size: int = 128, return_details: bool = False,
+    progress: bool = False,
 ):
     """Fraction of knowledge-base facts the model completes correctly from a declarative prompt.
 
@@ -148,7 +149,7 @@ def knowledge_probe(
     from lorajam.data import probe_facts
 
     facts = list(facts) if facts is not None else probe_facts()
-    gens = generate_answers(model, tokenizer, [f.prompt for f in facts], 6, batch_size, progress)
+    gens = generate_answers(model, tokenizer, [f.prompt for f in facts], max_new_tokens, batch_size, progress)
     given = [answer_of(g, ".,\n") for g in gens]
     score = sum(g == f.answer for g, f in zip(given, facts, strict=True)) / len(facts)
     return (score, list(zip(facts, given, strict=True))) if return_details else score

@@ -219,7 +219,12 @@ def run_exercises(tokenizer, model, substitutes: dict[str, str] | None = None) -
     nb = nbformat.read(SOLUTION, as_version=4)
     cells = by_grade_id(nb)
     imports = next(c for c in nb.cells if "imports" in c.metadata.get("tags", []))
-    namespace: dict = {"__name__": "__main__", "tokenizer": tokenizer, "model": model, "MAX_LENGTH": 64}
+    from types import SimpleNamespace
+
+    from lorajam import runtime
+
+    namespace: dict = {"__name__": "__main__", "tokenizer": tokenizer, "model": model, "MAX_LENGTH": 64,
+                       "QUICK": False, "runtime": runtime, "rt": SimpleNamespace(device="cpu")}
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(imports.source, "imports", "exec"), namespace)  # noqa: S102 - the notebook's own code
         exec(compile(cells["test_helpers"].source, "test_helpers", "exec"), namespace)  # noqa: S102

@@ -24,7 +24,7 @@ from typing import Any
 import nbformat
 
 from lorajam import checks
-from lorajam.course import code, md
+from lorajam.course import code, header_cells, md, write_notebook
 
 INTRO = """\
 ## How this quiz works
@@ -285,3 +285,24 @@ def check_spec(quiz: str, qs: list[Question]) -> None:
             raise ValueError(f"{q.var}: the answer is not one of the choices")
         if q.kind in ("int", "sig") and not (q.key_code and q.hand):
             raise ValueError(f"{q.var}: numeric questions need key_code (budget) and hand")
+
+
+def build_quiz(
+    quiz: str,
+    relpath: str,
+    path: Path,
+    title: str,
+    objectives: list[str],
+    parameters: str,
+    questions: list[Question],
+    keys_dir: Path | None = None,
+) -> Path:
+    """Write a quiz's nbgrader source notebook and its salted self-check keys."""
+    check_spec(quiz, questions)
+    cells = header_cells(relpath, title, objectives, parameters)
+    cells += [md(INTRO), code(SETUP)]
+    for q in questions:
+        cells += question_cells(quiz, q, key_value(q))
+    cells.append(md(OUTRO))
+    write_keys(quiz, questions, **({"keys_dir": keys_dir} if keys_dir else {}))
+    return write_notebook(path, cells)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _quiz import INTRO, OUTRO, SETUP, Question, check_spec, key_value, question_cells, write_keys  # noqa: E402
+from _quiz import Question, build_quiz  # noqa: E402
 from peft import LoraConfig  # noqa: E402
 
-from lorajam.course import REPO_ROOT, code, header_cells, md, write_notebook  # noqa: E402
+from lorajam.course import REPO_ROOT  # noqa: E402
 
 QUIZ = "quiz1"
 NAME = "quiz1_lora"
@@ -325,9 +325,10 @@ QUESTIONS = [
 
 
 def build(path: Path = REPO_ROOT / RELPATH, keys_dir: Path | None = None) -> Path:
-    check_spec(QUIZ, QUESTIONS)
-    cells = header_cells(
+    return build_quiz(
+        QUIZ,
         RELPATH,
+        path,
         "Quiz 1 · How LoRA works",
         [
             "check that you can explain what LoRA trains and why it starts from the pretrained model",
@@ -336,13 +337,9 @@ def build(path: Path = REPO_ROOT / RELPATH, keys_dir: Path | None = None) -> Pat
             "pick target modules from a printed model and write a LoraConfig",
         ],
         PARAMETERS,
+        QUESTIONS,
+        keys_dir,
     )
-    cells += [md(INTRO), code(SETUP)]
-    for q in QUESTIONS:
-        cells += question_cells(QUIZ, q, key_value(q))
-    cells.append(md(OUTRO))
-    write_keys(QUIZ, QUESTIONS, **({"keys_dir": keys_dir} if keys_dir else {}))
-    return write_notebook(path, cells)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _quiz import INTRO, OUTRO, SETUP, Question, check_spec, key_value, question_cells, write_keys  # noqa: E402
+from _quiz import Question, build_quiz  # noqa: E402
 from peft import LoraConfig  # noqa: E402
 
 from lorajam import budget  # noqa: E402
-from lorajam.course import REPO_ROOT, code, header_cells, md, write_notebook  # noqa: E402
+from lorajam.course import REPO_ROOT  # noqa: E402
 
 QUIZ = "quiz2"
 NAME = "quiz2_concerns"
@@ -361,9 +361,10 @@ QUESTIONS = [
 
 
 def build(path: Path = REPO_ROOT / RELPATH, keys_dir: Path | None = None) -> Path:
-    check_spec(QUIZ, QUESTIONS)
-    cells = header_cells(
+    return build_quiz(
+        QUIZ,
         RELPATH,
+        path,
         "Quiz 2 · Concerns with fine-tuning",
         [
             "estimate the memory of full fine-tuning, LoRA and QLoRA from a model's shapes",
@@ -372,13 +373,9 @@ def build(path: Path = REPO_ROOT / RELPATH, keys_dir: Path | None = None) -> Pat
             "pick the right precision on a Colab T4",
         ],
         PARAMETERS,
+        QUESTIONS,
+        keys_dir,
     )
-    cells += [md(INTRO), code(SETUP)]
-    for q in QUESTIONS:
-        cells += question_cells(QUIZ, q, key_value(q))
-    cells.append(md(OUTRO))
-    write_keys(QUIZ, QUESTIONS, **({"keys_dir": keys_dir} if keys_dir else {}))
-    return write_notebook(path, cells)
 
 
 if __name__ == "__main__":

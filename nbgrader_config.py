@@ -19,4 +19,7 @@ c.CourseDirectory.course_id = "lora-study-jam"
 c.CourseDirectory.root = os.path.join(_repo, "grading")
 c.CourseDirectory.source_directory = os.path.join(_repo, "solutions")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_repo, "grading", "gradebook.db")
-c.Execute.timeout = 60
+# Lab 1's training cell takes about a minute on 2 CPU cores: leave it room, and wait for kernel output
+# under load (nbgrader's default 4 s iopub wait can discard a whole submission on a busy machine).
+c.Execute.timeout = 300
+c.Execute.iopub_timeout = 60

@@ -88,7 +88,7 @@ def _grade(argv: list[str]) -> int:
     p.add_argument("--course-dir", type=Path, help="nbgrader course folder (default: grading/ in the repository)")
     p.add_argument("--solutions", type=Path, help="source notebooks folder (default: solutions/ in the repository)")
     p.add_argument("--workers", type=_positive(int), default=0, help="parallel submissions (default: CPU count)")
-    p.add_argument("--timeout", type=_positive(int), default=120, help="seconds per cell (default: 120)")
+    p.add_argument("--timeout", type=_positive(int), default=300, help="seconds per cell (default: 300)")
     p.add_argument("--notebook-timeout", type=_positive(int), default=0,
                    help="seconds per notebook (default: 10 x --timeout, at least 600)")
     p.add_argument("--memory", type=_positive(int), default=2048, help="MB of memory per kernel (default: 2048)")

@@ -30,7 +30,7 @@ class Options:
     course: Path
     solutions: Path
     workers: int = 0
-    timeout: int = 120
+    timeout: int = 300
     notebook_timeout: int = 0  # 0: 10 x timeout, at least 600 s
     memory_mb: int = 2048
     regex: str | None = None

@@ -154,6 +154,8 @@ def _cached_on_disk(repo_id: str) -> bool:
 def choose_model(requested: str, info: RuntimeInfo) -> tuple[str, str]:
     """Return `(model name, reason)`. `requested` is "auto", "jam-tiny", a Hub id or a local folder."""
     requested = (requested or "auto").strip()
+    if info.autograding and requested != "auto" and models.is_hub_id(requested):
+        return models.JAM_TINY, f"grading runs offline on CPU, so {requested} is replaced by the bundled model"
     if requested != "auto":
         models.resolve(requested)  # raises UnknownModelError with a fix for bad names
         if models.is_hub_id(requested) and not info.hub_reachable and not _cached_on_disk(requested):

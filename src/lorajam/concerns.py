@@ -19,19 +19,16 @@ Training goes through `lorajam.train.train_full` / `train_lora`: the same loop a
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import ctypes
-import ctypes.util
 import math
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from lorajam import budget, data, train
+from lorajam import budget, data, measure, train
 
 METHODS = ("full", "lora")
 HELDOUT_TEXT_SEED = 12345  # pretraining-style documents from another seed than jam-tiny's corpus (seed 0)
@@ -119,31 +116,6 @@ def _mib(n: int | None) -> float | None:
     return None if n is None else round(n / 2**20, 1)
 
 
-@contextlib.contextmanager
-def _freed_memory_returned() -> Iterator[None]:
-    """On Linux/glibc, give freed buffers back to the OS at once, so a run's peak RSS is its own.
-
-    Without this, glibc keeps the buffers of an earlier (bigger) run and reuses them: the next run's peak RSS
-    barely moves and its measured memory comes out far too low. No-op elsewhere.
-    """
-    name = ctypes.util.find_library("c")
-    libc = None
-    with contextlib.suppress(OSError, TypeError):
-        libc = ctypes.CDLL(name) if name else None
-    if libc is None or not hasattr(libc, "mallopt") or not hasattr(libc, "malloc_trim"):
-        yield
-        return
-    m_trim_threshold, m_mmap_threshold, default = -1, -3, 128 * 1024
-    libc.mallopt(m_mmap_threshold, 64 * 1024)
-    libc.mallopt(m_trim_threshold, 0)
-    libc.malloc_trim(0)
-    try:
-        yield
-    finally:
-        libc.mallopt(m_mmap_threshold, default)
-        libc.mallopt(m_trim_threshold, default)
-
-
 def _warm_up(model, batch: dict[str, torch.Tensor]) -> None:
     """One forward/backward so lazily created kernels and library buffers are not counted as training memory."""
     model(**batch).loss.backward()
@@ -162,15 +134,13 @@ def compare_memory(
     from peft import LoraConfig, get_peft_model
     from tqdm.auto import tqdm
 
-    from lorajam import measure
-
     arch = budget.from_config(base.config, name=name)
     device = next(base.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, arch.vocab, (batch, seq_len), generator=gen).to(device)
     inputs = {"input_ids": ids, "labels": ids}
     rows = []
-    with _freed_memory_returned():
+    with measure.freed_memory_returned():
         _warm_up(base, inputs)
         for method, targets in tqdm(settings, desc=f"measuring {arch.name}", disable=not progress):
             model = copy.deepcopy(base)

@@ -25,6 +25,9 @@ API
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import ctypes.util
 import dataclasses
 import json
 import os
@@ -32,7 +35,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from lorajam import budget
@@ -76,13 +79,41 @@ def _loss(model, batch):
     return out.loss
 
 
-def measure_training_step(model, batch: dict, optimizer_factory: Callable | None = None, steps: int = 3) -> dict:
-    """Peak training memory and seconds per step of `steps` optimizer steps on `batch` (see module docstring).
+_RETURN_DEPTH = 0
 
-    `batch` holds the model's inputs including `labels`; `optimizer_factory(trainable_params)` builds the optimizer
-    (default AdamW). Use steps >= 2: optimizer state is created by the first step, so only later steps show the
-    steady-state peak.
+
+@contextlib.contextmanager
+def freed_memory_returned() -> Iterator[None]:
+    """On Linux/glibc, give freed buffers back to the OS at once, so a run's peak RSS is its own.
+
+    Without this, glibc keeps the buffers of an earlier (bigger) run and reuses them: the next run's peak RSS
+    barely moves and its measured memory comes out far too low. Re-entrant; a no-op without glibc.
     """
+    global _RETURN_DEPTH
+    name = ctypes.util.find_library("c")
+    libc = None
+    with contextlib.suppress(OSError, TypeError):
+        libc = ctypes.CDLL(name) if name else None
+    if libc is None or not hasattr(libc, "mallopt") or not hasattr(libc, "malloc_trim"):
+        yield
+        return
+    m_trim_threshold, m_mmap_threshold, default = -1, -3, 128 * 1024
+    if _RETURN_DEPTH == 0:
+        libc.mallopt(m_mmap_threshold, 64 * 1024)
+        libc.mallopt(m_trim_threshold, 0)
+    libc.malloc_trim(0)
+    _RETURN_DEPTH += 1
+    try:
+        yield
+    finally:
+        _RETURN_DEPTH -= 1
+        if _RETURN_DEPTH == 0:
+            libc.mallopt(m_mmap_threshold, default)
+            libc.mallopt(m_trim_threshold, default)
+
+
+def _measure_training_step(model, batch: dict, optimizer_factory: Callable | None = None, steps: int = 3) -> dict:
+    """`measure_training_step` without the allocator setting."""
     import torch
 
     if steps < 1:
@@ -129,6 +160,17 @@ def measure_training_step(model, batch: dict, optimizer_factory: Callable | None
     later = times[1:] or times
     return {"peak_bytes": peak, "seconds_per_step": sum(later) / len(later), "first_step_seconds": times[0],
             "losses": losses, "device": str(device), "how": how, "param_bytes": param_bytes, "steps": steps}
+
+
+def measure_training_step(model, batch: dict, optimizer_factory: Callable | None = None, steps: int = 3) -> dict:
+    """Peak training memory and seconds per step of `steps` optimizer steps on `batch` (see module docstring).
+
+    `batch` holds the model's inputs including `labels`; `optimizer_factory(trainable_params)` builds the optimizer
+    (default AdamW). Use steps >= 2: optimizer state is created by the first step, so only later steps show the
+    steady-state peak. On CPU, freed memory is handed back to the OS meanwhile so earlier runs do not hide the peak.
+    """
+    with freed_memory_returned():
+        return _measure_training_step(model, batch, optimizer_factory, steps)
 
 
 def saved_activation_bytes(model, batch: dict) -> int:

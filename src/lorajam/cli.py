@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import metadata, util
+from importlib import util
+
+from lorajam.runtime import package_version
 
 PACKAGES = ("torch", "transformers", "peft", "ipywidgets", "matplotlib", "datasets", "nbgrader", "jupyterlab")
 EXIT_USAGE = 2
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def doctor_rows(info, hub_checked: bool = True) -> list[tuple[str, str]]:
     """Rows of the doctor table for a `RuntimeInfo`."""
     from lorajam import runtime
 
-    rows = [("python", info.python)] + [(name, _version(name)) for name in PACKAGES]
+    rows = [("python", info.python)] + [(name, package_version(name)) for name in PACKAGES]
     gpu = info.gpu_name or "none"
     cap = f"{info.capability[0]}.{info.capability[1]}" if info.capability else "-"
     memory = (
@@ -53,7 +48,7 @@ def doctor_warnings(info) -> list[str]:
     from lorajam import runtime
 
     notes = runtime.precision_warnings(info)
-    widgets = _version("ipywidgets")
+    widgets = package_version("ipywidgets")
     if widgets == "not installed":
         notes.append("ipywidgets is missing: the playground needs it. Fix: pip install 'ipywidgets>=7.7,<9'.")
     if util.find_spec("nbgrader") is None:
@@ -70,7 +65,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from lorajam import runtime
 
     info = runtime.detect(check_hub=not args.no_hub, hub_timeout=args.hub_timeout)
-    print(f"lorajam {_version('lorajam')} doctor\n")
+    print(f"lorajam {package_version('lorajam')} doctor\n")
     print(format_table(doctor_rows(info, hub_checked=not args.no_hub)))
     notes = doctor_warnings(info)
     if notes:
@@ -111,7 +106,7 @@ def _instructor(name: str, argv: list[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lorajam", description="LoRA Study Jam course tools.")
-    parser.add_argument("--version", action="version", version=f"lorajam {_version('lorajam')}")
+    parser.add_argument("--version", action="version", version=f"lorajam {package_version('lorajam')}")
     sub = parser.add_subparsers(dest="command", required=True)
     doctor = sub.add_parser("doctor", help="show versions, device, precision, Hub access and fixes")
     doctor.add_argument("--no-hub", action="store_true", help="skip the Hub reachability check")

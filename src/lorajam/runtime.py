@@ -63,7 +63,7 @@ class Runtime:
         where = "Colab" if self.info.on_colab else "local"
         device = self.info.gpu_name or "CPU" if self.device == "cuda" else "CPU"
         return (
-            f"lorajam {_version('lorajam')} | {where} | {device} | {self.precision} | "
+            f"lorajam {package_version('lorajam')} | {where} | {device} | {self.precision} | "
             f"model {self.model_name} ({self.reason})"
         )
 
@@ -72,7 +72,8 @@ class Runtime:
         return models.load(self.model_name, device=self.device, dtype=self.dtype)
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
+    """Installed version of `package`, or "not installed"."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
